@@ -1,0 +1,23 @@
+package redact
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestURL(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"postgres://u:s3cret@h:5432/db?sslmode=disable", "postgres://u:xxxxx@h:5432/db?sslmode=disable"},
+		{"amqp://guest:guest@localhost:5672/", "amqp://guest:xxxxx@localhost:5672/"},
+		{"postgres://h/db?password=s3cret", "postgres://h/db?password=xxxxx"},
+		{"host=h password=s3cret dbname=x", "host=h password=xxxxx dbname=x"},
+		{"host=h password='s3 cret' dbname=x", "host=h password=xxxxx dbname=x"},
+		{"postgres://h/db", "postgres://h/db"},
+	}
+	for _, c := range cases {
+		got := URL(c.in)
+		require.Equal(t, c.want, got)
+		require.NotContains(t, got, "s3cret")
+	}
+}

@@ -1,0 +1,143 @@
+// Package testenv gives tests their own PostgreSQL databases and RabbitMQ names on the servers
+// named by PGFANOUT_TEST_PG_URL and PGFANOUT_TEST_AMQP_URL (scripts/test-services.sh sets them).
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+const (
+	PGEnv   = "PGFANOUT_TEST_PG_URL"
+	AMQPEnv = "PGFANOUT_TEST_AMQP_URL"
+)
+
+// PGURL is the admin URL of the test PostgreSQL server.
+func PGURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(PGEnv)
+	if u == "" {
+		t.Fatalf("%s is not set: run the tests with `make test` (it starts private servers) or set it to a PostgreSQL >= 13 admin URL", PGEnv)
+	}
+	return u
+}
+
+// AMQPURL is the URL of the test RabbitMQ server.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(AMQPEnv)
+	if u == "" {
+		t.Fatalf("%s is not set: run the tests with `make test` (it starts private servers) or set it to a RabbitMQ >= 3.10 URL", AMQPEnv)
+	}
+	return u
+}
+
+// UniqueName returns prefix plus random hex, safe as a database, queue or exchange name.
+func UniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}
+
+// NewDatabase creates an empty database, dropped when the test ends, and returns its URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	admin := PGURL(t)
+	name := UniqueName("pgfanout_test")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", PGEnv, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	return WithDatabase(t, admin, name)
+}
+
+// WithDatabase returns base with its database (path) replaced by name.
+func WithDatabase(t testing.TB, base, name string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse PostgreSQL URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Connect opens a connection closed when the test ends.
+func Connect(t testing.TB, dbURL string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+// AMQPChannel opens a connection and channel closed when the test ends.
+func AMQPChannel(t testing.TB) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(AMQPURL(t))
+	if err != nil {
+		t.Fatalf("dial %s: %v", AMQPEnv, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("open AMQP channel: %v", err)
+	}
+	return ch
+}
+
+// DeleteExchangeAndQueues removes test topology when the test ends.
+func CleanupAMQP(t testing.TB, exchanges []string, queues []string) {
+	t.Helper()
+	t.Cleanup(func() {
+		conn, err := amqp.Dial(os.Getenv(AMQPEnv))
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			return
+		}
+		for _, q := range queues {
+			_, _ = ch.QueueDelete(q, false, false, false)
+		}
+		for _, e := range exchanges {
+			if strings.TrimSpace(e) != "" {
+				_ = ch.ExchangeDelete(e, false, false)
+			}
+		}
+	})
+}
