@@ -10,7 +10,7 @@ SHELL := bash
 
 GO ?= go
 SERVICES := scripts/test-services.sh
-# v0.8.x is the staticcheck line built for Go 1.26 (its go.mod says go 1.26.0);
+# v0.8.2 = staticcheck 2026.2.2, built for Go 1.26 (its go.mod says go 1.26.0);
 # older releases fail to load packages of a newer Go version.
 STATICCHECK_VERSION ?= v0.8.2
 TEST_FLAGS ?= -race -count=1 -timeout 20m
