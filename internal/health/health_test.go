@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-	"github.com/stretchr/testify/require"
 	"github.com/sourcegraph/conc/pool"
+	"github.com/stretchr/testify/require"
 )
 
 func TestServer(t *testing.T) {
