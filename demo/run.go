@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/pgfanout/pgfanout/internal/localserver"
+)
+
+type config struct {
+	duration time.Duration
+	clients  int
+	keep     bool
+	schema   string
+}
+
+func demoTables() []string { return []string{"demo.customers", "demo.orders", "demo.events"} }
+
+// env is everything the demo started; stop undoes it in reverse order.
+type env struct {
+	dir      string
+	source   *localserver.Postgres
+	replicas []*localserver.Postgres
+	broker   *localserver.RabbitMQ
+	procs    []*process
+}
+
+func run(ctx context.Context, cfg config) (err error) {
+	dir, err := os.MkdirTemp("", "pgfanout-demo-")
+	if err != nil {
+		return err
+	}
+	e := &env{dir: dir}
+	defer func() {
+		fmt.Println("stopping everything the demo started …")
+		e.stop()
+		if cfg.keep {
+			fmt.Println("logs kept in", dir)
+		} else {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	if err := e.start(ctx, cfg); err != nil {
+		return err
+	}
+	stats := &workloadStats{}
+	p := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
+	wctx, cancel := context.WithTimeout(ctx, cfg.duration)
+	defer cancel()
+	p.Go(func(context.Context) error { return workload(wctx, e.source.URL("demo"), cfg.clients, stats) })
+	p.Go(func(context.Context) error { return progress(wctx, e, stats) })
+	if err := p.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fmt.Printf("\nworkload done: %d changes in %s; waiting for the replicas to catch up …\n", stats.changes.Load(), cfg.duration)
+	return verify(ctx, e)
+}
+
+func (e *env) start(ctx context.Context, cfg config) error {
+	bin := filepath.Join(e.dir, "bin")
+	fmt.Println("building publisher and replicator …")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", "./publisher", "./replicator")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	fmt.Println("starting a private source, two replicas and a RabbitMQ node …")
+	var err error
+	if e.source, err = startDB(ctx, filepath.Join(e.dir, "source"), cfg.schema); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	for i := 1; i <= 2; i++ {
+		r, err := startDB(ctx, filepath.Join(e.dir, fmt.Sprintf("replica%d", i)), cfg.schema)
+		if err != nil {
+			return fmt.Errorf("replica %d: %w", i, err)
+		}
+		e.replicas = append(e.replicas, r)
+	}
+	if e.broker, err = localserver.StartRabbitMQ(ctx, filepath.Join(e.dir, "rabbitmq")); err != nil {
+		return fmt.Errorf("rabbitmq: %w", err)
+	}
+	return e.startPipeline(ctx, bin)
+}
+
+func (e *env) startPipeline(ctx context.Context, bin string) error {
+	src := e.source.URL("demo")
+	fmt.Println("migrating the source and tracking the demo tables …")
+	if err := runOnce(ctx, bin+"/publisher", "migrate", "--source-url", src); err != nil {
+		return err
+	}
+	if err := exec1(ctx, src, "SELECT pgfanout.track(t) FROM unnest($1::text[]) t", demoTables()); err != nil {
+		return err
+	}
+	for i, r := range e.replicas {
+		name := fmt.Sprintf("replica%d", i+1)
+		if err := runOnce(ctx, bin+"/replicator", "declare", "--replica-url", r.URL("demo"),
+			"--amqp-url", e.broker.URL(), "--replica-name", name); err != nil {
+			return err
+		}
+	}
+	fmt.Println("starting the publisher and three replicators (two share replica1) …")
+	e.spawn(bin+"/publisher", "publisher", "--source-url", src, "--amqp-url", e.broker.URL(), "--http-addr", "")
+	for i, r := range []int{0, 0, 1} {
+		e.spawn(bin+"/replicator", fmt.Sprintf("replicator%d", i+1), "--replica-url", e.replicas[r].URL("demo"),
+			"--amqp-url", e.broker.URL(), "--replica-name", fmt.Sprintf("replica%d", r+1), "--http-addr", "")
+	}
+	return nil
+}
+
+func startDB(ctx context.Context, dir, schema string) (*localserver.Postgres, error) {
+	pg, err := localserver.StartPostgres(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := exec1(ctx, pg.URL("postgres"), "CREATE DATABASE demo"); err != nil {
+		return pg, err
+	}
+	return pg, exec1(ctx, pg.URL("demo"), schema)
+}
+
+func exec1(ctx context.Context, url, sql string, args ...any) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql, args...)
+	return err
+}
+
+func (e *env) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := len(e.procs) - 1; i >= 0; i-- {
+		e.procs[i].stop()
+	}
+	if e.broker != nil {
+		_ = e.broker.Stop(ctx)
+	}
+	for _, pg := range append(e.replicas, e.source) {
+		if pg != nil {
+			_ = pg.Stop(ctx)
+		}
+	}
+}

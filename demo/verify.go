@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// progress prints one live line a second: source changes/s, change-log backlog and each
+// replica's queue depth.
+func progress(ctx context.Context, e *env, stats *workloadStats) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := stats.changes.Load()
+		backlog, _ := backlog(ctx, e.source.URL("demo"))
+		depths := queueDepths(e)
+		fmt.Printf("\r%7d changes/s | change log %6d | replica1 queue %6d | replica2 queue %6d   ",
+			now-last, backlog, depths[0], depths[1])
+		last = now
+	}
+}
+
+func backlog(ctx context.Context, url string) (int64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return -1, err
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	err = conn.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n)
+	return n, err
+}
+
+func queueDepths(e *env) [2]int {
+	depths := [2]int{-1, -1}
+	conn, err := amqp.Dial(e.broker.URL())
+	if err != nil {
+		return depths
+	}
+	defer conn.Close()
+	for i := range depths {
+		ch, err := conn.Channel()
+		if err != nil {
+			return depths
+		}
+		if q, err := ch.QueueDeclarePassive(fmt.Sprintf("pgfanout.replica%d", i+1), true, false, false, false, nil); err == nil {
+			depths[i] = q.Messages
+		}
+		_ = ch.Close()
+	}
+	return depths
+}
+
+// verify waits until nothing is in flight, then compares every demo table on each replica
+// with the source.
+func verify(ctx context.Context, e *env) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, _ := backlog(ctx, e.source.URL("demo"))
+		d := queueDepths(e)
+		if b == 0 && d[0] == 0 && d[1] == 0 {
+			mismatch, err := compareAll(ctx, e)
+			if err != nil {
+				return err
+			}
+			if len(mismatch) == 0 {
+				fmt.Println("both replicas equal the source: every row of", demoTables(), "matches")
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("replicas differ from the source: %v", mismatch)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replicas did not catch up in 2 minutes (backlog %d, queues %v)", b, d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func compareAll(ctx context.Context, e *env) ([]string, error) {
+	want, err := digests(ctx, e.source.URL("demo"))
+	if err != nil {
+		return nil, err
+	}
+	var mismatch []string
+	for i, r := range e.replicas {
+		got, err := digests(ctx, r.URL("demo"))
+		if err != nil {
+			return nil, err
+		}
+		for table, sum := range want {
+			if got[table] != sum {
+				mismatch = append(mismatch, fmt.Sprintf("replica%d %s", i+1, table))
+			}
+		}
+	}
+	return mismatch, nil
+}
+
+// digests hashes each table's rows, sorted, as text; keyless tables compare as multisets.
+func digests(ctx context.Context, url string) (map[string]string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	out := map[string]string{}
+	for _, table := range demoTables() {
+		var sum string
+		q := "SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM " +
+			pgx.Identifier{"demo", table[len("demo."):]}.Sanitize() + " t"
+		if err := conn.QueryRow(ctx, q).Scan(&sum); err != nil {
+			return nil, fmt.Errorf("digest %s: %w", table, err)
+		}
+		out[table] = sum
+	}
+	return out, nil
+}
