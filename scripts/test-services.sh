@@ -37,6 +37,7 @@ mkdir -p "$mq_home"
 pg_started="" mq_pid="" epmd_pid="" mq_node="" mq_ctl=""
 mq_env=()
 
+# shellcheck disable=SC2317 # invoked via trap
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -113,15 +114,16 @@ need_mq=$([[ -z ${PGFANOUT_TEST_AMQP_URL:-} ]] && echo 1 || echo 0)
 pg_bindir=$(find_pg_bindir || true)
 mq_server=$(find_rabbitmq_server || true)
 epmd_bin=$(command -v epmd 2>/dev/null || true)
-if [[ -z $epmd_bin && -n $mq_server ]]; then
-	epmd_bin=$(command -v erl >/dev/null 2>&1 && ls "$(dirname "$(readlink -f "$(command -v erl)")")"/../erts-*/bin/epmd 2>/dev/null | head -n1 || true)
+if [[ -z $epmd_bin ]] && erl=$(command -v erl 2>/dev/null); then
+	epmd_bin=$(dirname "$(readlink -f "$erl")")/epmd # e.g. /usr/lib/erlang/bin
+	[[ -x $epmd_bin ]] || epmd_bin=""
 fi
 
 missing=()
 ((need_pg)) && [[ -z $pg_bindir ]] && missing+=("PostgreSQL >= 13 server (initdb/pg_ctl)")
 ((need_mq)) && [[ -z $mq_server || -z $epmd_bin ]] && missing+=("rabbitmq-server >= 3.10")
 if ((${#missing[@]})); then
-	msg=$(IFS=,; echo "${missing[*]}" | sed 's/,/ and /')
+	msg=${missing[0]}${missing[1]:+ and ${missing[1]}}
 	echo "test-services: no $msg found; set PGFANOUT_TEST_PG_URL/PGFANOUT_TEST_AMQP_URL or apt-get install postgresql rabbitmq-server" >&2
 	exit 1
 fi
@@ -192,7 +194,8 @@ if ((need_mq)); then
 		RABBITMQ_ADVANCED_CONFIG_FILE="$tmp/mq/advanced.config"
 		RABBITMQ_ENABLED_PLUGINS_FILE="$tmp/mq/enabled_plugins"
 		RABBITMQ_MNESIA_BASE="$tmp/mq/mnesia" RABBITMQ_LOG_BASE="$tmp/mq/log"
-		RABBITMQ_PID_FILE="$tmp/mq/pid")
+		RABBITMQ_PID_FILE="$tmp/mq/pid"
+		ERL_CRASH_DUMP="$tmp/mq/log/erl_crash.dump") # not into the caller's cwd
 	# Own epmd as our child, so it can be stopped by PID afterwards (one
 	# auto-started by erl would daemonize and linger).
 	"$epmd_bin" -port "$epmd_port" -address 127.0.0.1 </dev/null >/dev/null 2>&1 &

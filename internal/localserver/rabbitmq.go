@@ -60,6 +60,7 @@ func (r *RabbitMQ) URL() string { return fmt.Sprintf("amqp://guest:guest@127.0.0
 
 func (r *RabbitMQ) env() []string {
 	return append(os.Environ(),
+		"HOME="+r.Dir, // its own Erlang cookie, not the user's
 		"RABBITMQ_NODENAME="+r.Node,
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
 		"RABBITMQ_NODE_PORT="+strconv.Itoa(r.Port),
