@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgfanout/pgfanout/internal/testenv"
+)
+
+// buildPublisher builds ./publisher into the test's temp dir.
+func buildPublisher(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "publisher")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/pgfanout/pgfanout/publisher").CombinedOutput()
+	require.NoError(t, err, "go build ./publisher: %s", out)
+	return bin
+}
+
+// pubEnv is what a publisher process is started with.
+type pubEnv struct {
+	bin      string
+	source   string
+	amqpURL  string
+	exchange string
+}
+
+// newPubEnv builds the publisher and prepares a source (pubSource) and a unique exchange on
+// the shared broker.
+func newPubEnv(t *testing.T) (pubEnv, *pgx.Conn) {
+	t.Helper()
+	bin := buildPublisher(t)
+	src, conn := pubSource(t, bin)
+	return pubEnv{bin: bin, source: src, amqpURL: testenv.AMQPURL(t), exchange: testenv.UniqueName("pgfanout_test_x")}, conn
+}
+
+// pubSource creates a database, installs the capture with `publisher migrate` and creates
+// the tracked table public.t(id int primary key, v text).
+func pubSource(t *testing.T, bin string) (string, *pgx.Conn) {
+	t.Helper()
+	url := testenv.NewDatabase(t)
+	out, err := exec.Command(bin, "migrate", "--source-url", url).CombinedOutput()
+	require.NoError(t, err, "publisher migrate: %s", out)
+	conn := testenv.Connect(t, url)
+	pubExec(t, conn, `CREATE TABLE t (id int PRIMARY KEY, v text)`, `SELECT pgfanout.track('t')`)
+	return url, conn
+}
+
+func pubExec(t *testing.T, conn *pgx.Conn, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		_, err := conn.Exec(context.Background(), s)
+		require.NoError(t, err, s)
+	}
+}
+
+// pubProc is a running publisher with its log captured.
+type pubProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	log  *pubLog
+	done chan struct{}
+	err  error // Wait's result, set before done closes
+}
+
+// pubLog collects a process's output and finds the HTTP address it logs.
+type pubLog struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	addr  chan string // receives the address once
+	found bool
+}
+
+func (l *pubLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for !l.found && sc.Scan() {
+		var line struct{ Message, Addr string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "http server listening" {
+			l.addr <- line.Addr
+			l.found = true
+		}
+	}
+	return l.buf.Write(p)
+}
+
+func (l *pubLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// startPublisher runs a publisher on a random HTTP port; it is killed when the test ends.
+func startPublisher(t *testing.T, env pubEnv, extra ...string) *pubProc {
+	t.Helper()
+	cmd := exec.Command(env.bin, append([]string{"--http-addr", "127.0.0.1:0", "--poll-interval", "200ms"}, extra...)...)
+	cmd.Env = append(cmd.Environ(), "PGFANOUT_SOURCE_URL="+env.source, "PGFANOUT_AMQP_URL="+env.amqpURL,
+		"PGFANOUT_EXCHANGE="+env.exchange)
+	p := &pubProc{t: t, cmd: cmd, log: &pubLog{addr: make(chan string, 1)}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	require.NoError(t, cmd.Start())
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("publisher %d output:\n%s", cmd.Process.Pid, p.log.String())
+		}
+	})
+	return p
+}
+
+// addr waits for the HTTP address the process logs at start-up.
+func (p *pubProc) addr() string {
+	p.t.Helper()
+	select {
+	case a := <-p.log.addr:
+		p.log.addr <- a // keep it for the next caller (the channel has room for one)
+		return a
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("publisher did not log its HTTP address:\n%s", p.log.String())
+		return ""
+	}
+}
+
+// terminate sends SIGTERM and requires exit status 0 within 10 s.
+func (p *pubProc) terminate() {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+		require.NoError(p.t, p.err, "exit status after SIGTERM")
+	case <-time.After(10 * time.Second):
+		p.t.Fatal("publisher did not exit within 10 s of SIGTERM")
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *pubProc) kill() {
+	require.NoError(p.t, p.cmd.Process.Kill())
+	<-p.done
+}
+
+// metric reads one unlabelled series from /metrics; ok is false if the process does not
+// answer (it may just have died).
+func (p *pubProc) metric(name string) (value string, ok bool) {
+	resp, err := http.Get("http://" + p.addr() + "/metrics")
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, found := strings.CutPrefix(line, name+" "); found {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func (p *pubProc) isLeader() bool {
+	v, _ := p.metric("pgfanout_publisher_is_leader")
+	return v == "1"
+}
+
+// pubWaitFor polls cond until it holds or timeout passes.
+func pubWaitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
+func pubBacklog(t *testing.T, conn *pgx.Conn) int64 {
+	var n int64
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT changes FROM pgfanout.backlog`).Scan(&n))
+	return n
+}
+
+func pubIdle(t *testing.T, conn *pgx.Conn) bool {
+	var idle bool
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT publisher_idle FROM pgfanout.settings`).Scan(&idle))
+	return idle
+}
+
+// pubLastVersion is the highest version the source handed out; versions are 1..it.
+func pubLastVersion(t *testing.T, conn *pgx.Conn) int64 {
+	var n int64
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT last_value FROM pgfanout.version_seq`).Scan(&n))
+	return n
+}
+
+// pubQueue declares a durable exchange and a queue bound to it, removed when the test ends.
+func pubQueue(t *testing.T, amqpURL, exchange, key string, args amqp.Table) (*amqp.Channel, string) {
+	t.Helper()
+	conn, err := amqp.Dial(amqpURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	queue := testenv.UniqueName("pgfanout_test_q")
+	require.NoError(t, ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil))
+	_, err = ch.QueueDeclare(queue, true, false, false, false, args)
+	require.NoError(t, err)
+	require.NoError(t, ch.QueueBind(queue, key, exchange, false, nil))
+	t.Cleanup(func() {
+		_, _ = ch.QueueDelete(queue, false, false, false)
+		_ = ch.ExchangeDelete(exchange, false, false)
+	})
+	return ch, queue
+}

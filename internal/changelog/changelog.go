@@ -1,0 +1,141 @@
+// Package changelog reads and trims pgfanout.changes, the source's durable change log: one
+// entry per (statement, table, operation) holding a JSON array of [version, key, row].
+package changelog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfanout/pgfanout/internal/change"
+	queries "github.com/pgfanout/pgfanout/sql"
+)
+
+// Limits bound one fetch. The entry that crosses a bound is still fetched, so that an entry
+// larger than the bounds makes progress on its own.
+type Limits struct {
+	Changes int
+	Bytes   int
+}
+
+// Batch is a run of entries in version order, exploded into their changes.
+type Batch struct {
+	Versions []int64         // the entries' versions (primary keys), for Delete
+	Changes  []change.Change // entry by entry, in version order of the entries
+	Bytes    int             // size of the entries' items JSON
+}
+
+// Empty reports whether the fetch found nothing.
+func (b *Batch) Empty() bool { return len(b.Versions) == 0 }
+
+// Last is the version of the last entry, where the next fetch may continue.
+func (b *Batch) Last() int64 {
+	if b.Empty() {
+		return 0
+	}
+	return b.Versions[len(b.Versions)-1]
+}
+
+// Store runs the change-log statements on one connection. The publisher gives it the
+// connection that holds the leader lock, so that a publisher whose lock connection died can
+// no longer fetch or delete anything.
+type Store struct {
+	conn                *pgx.Conn
+	fetch, remove, idle string
+}
+
+// New prepares a store on conn.
+func New(conn *pgx.Conn) (*Store, error) {
+	s := &Store{conn: conn}
+	for name, dst := range map[string]*string{
+		"fetch_changes":      &s.fetch,
+		"delete_changes":     &s.remove,
+		"set_publisher_idle": &s.idle,
+	} {
+		text, err := queries.Load(name)
+		if err != nil {
+			return nil, err
+		}
+		*dst = text
+	}
+	return s, nil
+}
+
+// Fetch reads the entries after version `after` (0: from the start) within lim.
+func (s *Store) Fetch(ctx context.Context, after int64, lim Limits) (*Batch, error) {
+	rows, err := s.conn.Query(ctx, s.fetch, after, lim.Changes, lim.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("fetch changes after %d: %w", after, err)
+	}
+	defer rows.Close()
+	b := &Batch{}
+	for rows.Next() {
+		var e entry
+		if err := rows.Scan(&e.version, &e.txid, &e.schema, &e.table, &e.op, &e.capturedAt, &e.n, &e.items); err != nil {
+			return nil, fmt.Errorf("read change-log entry: %w", err)
+		}
+		if err := e.explode(b); err != nil {
+			return nil, fmt.Errorf("change-log entry %d: %w", e.version, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("fetch changes after %d: %w", after, err)
+	}
+	return b, nil
+}
+
+// Delete removes the given entries in one statement.
+func (s *Store) Delete(ctx context.Context, versions []int64) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	if _, err := s.conn.Exec(ctx, s.remove, versions); err != nil {
+		return fmt.Errorf("delete %d change-log entries from %d: %w", len(versions), versions[0], err)
+	}
+	return nil
+}
+
+// SetIdle sets pgfanout.settings.publisher_idle.
+func (s *Store) SetIdle(ctx context.Context, idle bool) error {
+	if _, err := s.conn.Exec(ctx, s.idle, idle); err != nil {
+		return fmt.Errorf("set publisher_idle to %t: %w", idle, err)
+	}
+	return nil
+}
+
+type entry struct {
+	version    int64
+	txid       uint64
+	schema     string
+	table      string
+	op         byte
+	capturedAt time.Time
+	n          int32
+	items      []byte
+}
+
+// explode appends the entry's changes to b. Key and row keep pointing into e.items.
+func (e *entry) explode(b *Batch) error {
+	op, err := change.OpFromCode(e.op)
+	if err != nil {
+		return err
+	}
+	first := len(b.Changes)
+	err = EachItem(e.items, func(version int64, key, row []byte) {
+		b.Changes = append(b.Changes, change.Change{
+			Version: version, Op: op, Schema: e.schema, Table: e.table,
+			Key: key, Row: row, TxID: e.txid, CommittedAt: e.capturedAt,
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if got := len(b.Changes) - first; got != int(e.n) {
+		return fmt.Errorf("items hold %d changes, n says %d", got, e.n)
+	}
+	b.Versions = append(b.Versions, e.version)
+	b.Bytes += len(e.items)
+	return nil
+}

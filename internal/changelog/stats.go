@@ -1,0 +1,35 @@
+package changelog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	queries "github.com/pgfanout/pgfanout/sql"
+)
+
+// Stats are the source-side gauges the publisher exports.
+type Stats struct {
+	Backlog          int64   // changes captured and not yet confirmed
+	NotifyQueueUsage float64 // pg_notification_queue_usage(), 0..1
+}
+
+// ReadStats reads Stats on conn. Counting the backlog scans the change log, so callers run
+// it on a connection of its own and not on every batch.
+func ReadStats(ctx context.Context, conn *pgx.Conn) (Stats, error) {
+	var st Stats
+	for name, dst := range map[string]any{
+		"backlog_changes":          &st.Backlog,
+		"notification_queue_usage": &st.NotifyQueueUsage,
+	} {
+		text, err := queries.Load(name)
+		if err != nil {
+			return st, err
+		}
+		if err := conn.QueryRow(ctx, text).Scan(dst); err != nil {
+			return st, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	return st, nil
+}

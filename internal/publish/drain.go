@@ -1,0 +1,151 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/pgfanout/pgfanout/internal/amqpout"
+	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/changelog"
+)
+
+// flight is a published batch waiting for its confirms.
+type flight struct {
+	versions []int64 // entries to delete once confirmed
+	last     int64   // version of the last entry
+	changes  int
+	confirms []*amqp.DeferredConfirmation
+	fetched  time.Time
+	sent     time.Time
+}
+
+// drain publishes the change log until ctx ends or something fails. It keeps one batch in
+// flight: while RabbitMQ confirms batch N, batch N+1 is fetched (after N's last version)
+// and published; then N is deleted. Every rescanEvery, and whenever a fetch after the
+// flight finds nothing, the next fetch restarts from the lowest version so that late
+// commits below the flight are not left behind.
+func (t *term) drain(ctx context.Context) error {
+	var inflight *flight
+	var rescanAt time.Time
+	for ctx.Err() == nil {
+		after := int64(0)
+		if inflight != nil && time.Now().Before(rescanAt) {
+			after = inflight.last
+		} else if err := t.land(&inflight); err != nil {
+			return err
+		}
+		if after == 0 {
+			rescanAt = time.Now().Add(rescanEvery)
+		}
+		fetched := time.Now()
+		b, err := t.store.Fetch(t.work, after, changelog.Limits{Changes: t.p.cfg.BatchSize, Bytes: t.p.cfg.BatchBytes})
+		if err != nil {
+			return err
+		}
+		if b.Empty() {
+			if err := t.quiet(ctx, &inflight); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.setIdle(idleFalse); err != nil {
+			return err
+		}
+		next, err := t.publish(b, fetched)
+		if err != nil {
+			return err
+		}
+		if err := t.land(&inflight); err != nil {
+			return err
+		}
+		inflight = next
+	}
+	// Shutdown: no new batch; give the one in flight its chance to be confirmed and deleted,
+	// which spares the next leader publishing it again.
+	if err := t.land(&inflight); err != nil {
+		t.p.log.Warn().Err(err).Msg("shutdown: batch in flight not confirmed; it will be published again")
+	}
+	return nil
+}
+
+// quiet handles an empty fetch. With a batch in flight it lands it (the caller then fetches
+// from the lowest version). Otherwise the first time it raises publisher_idle and lets the
+// caller fetch once more (a change committed before the flag was visible sent no
+// notification); after that it waits for a notification or the poll.
+func (t *term) quiet(ctx context.Context, inflight **flight) error {
+	switch {
+	case *inflight != nil:
+		return t.land(inflight)
+	case t.idle != idleTrue:
+		return t.setIdle(idleTrue)
+	default:
+		return t.wait(ctx)
+	}
+}
+
+func (t *term) setIdle(want idleFlag) error {
+	if t.idle == want {
+		return nil
+	}
+	if err := t.store.SetIdle(t.work, want == idleTrue); err != nil {
+		return err
+	}
+	t.idle = want
+	return nil
+}
+
+// publish sends batch b as per-table messages without waiting for their confirms.
+func (t *term) publish(b *changelog.Batch, fetched time.Time) (*flight, error) {
+	f := &flight{versions: b.Versions, last: b.Last(), changes: len(b.Changes), fetched: fetched}
+	lim := messageLimits{Changes: t.p.cfg.MessageChanges, Bytes: t.p.cfg.MessageBytes}
+	err := eachMessage(b.Changes, lim, func(m amqpout.Message) error {
+		dc, err := t.session.Publish(t.work, m)
+		if err != nil {
+			return brokerError{fmt.Errorf("publish change %v: %w", m.Headers[change.HeaderFirstVersion], err)}
+		}
+		f.confirms = append(f.confirms, dc)
+		return nil
+	})
+	f.sent = time.Now()
+	return f, err
+}
+
+// land waits for the confirms of the batch in flight, if any, and deletes its entries.
+func (t *term) land(inflight **flight) error {
+	f := *inflight
+	if f == nil {
+		return nil
+	}
+	*inflight = nil
+	ctx, cancel := context.WithTimeout(t.work, t.p.cfg.ConfirmTimeout)
+	defer cancel()
+	for _, dc := range f.confirms {
+		select {
+		case <-dc.Done():
+		case <-ctx.Done():
+			return brokerError{fmt.Errorf("confirms of entries %d..%d: %w", f.versions[0], f.last, ctx.Err())}
+		}
+		if dc.Acked() {
+			continue
+		}
+		if err := t.session.Err(); err != nil {
+			return brokerError{fmt.Errorf("confirms of entries %d..%d: channel closed: %w", f.versions[0], f.last, err)}
+		}
+		return brokerError{fmt.Errorf("confirms of entries %d..%d: RabbitMQ refused (nack) message %d", f.versions[0], f.last, dc.DeliveryTag)}
+	}
+	confirmed := time.Now()
+	if err := t.store.Delete(t.work, f.versions); err != nil {
+		return err
+	}
+	t.failures = 0
+	m := t.p.m
+	m.confirmSeconds.Observe(confirmed.Sub(f.sent).Seconds())
+	m.batchSeconds.Observe(time.Since(f.fetched).Seconds())
+	m.batchChanges.Observe(float64(f.changes))
+	m.changes.Add(float64(f.changes))
+	m.messages.Add(float64(len(f.confirms)))
+	return nil
+}

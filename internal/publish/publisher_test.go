@@ -1,0 +1,111 @@
+package publish
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/testenv"
+)
+
+func TestPublishesConfirmsAndDeletes(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 2500) g`) // backlog before start
+	cfg := h.config()
+	cfg.BatchSize, cfg.MessageChanges = 1000, 300
+	p := h.start(cfg)
+	h.receive(2500, 20*time.Second)
+	eventually(t, "publisher_idle", h.idle)
+
+	h.exec(`UPDATE t SET v = 'changed' WHERE id <= 10`, `DELETE FROM t WHERE id = 1`, `TRUNCATE t`)
+	h.receive(2512, 10*time.Second)
+	require.Equal(t, change.Update, h.got[2501].Op)
+	require.Equal(t, change.Delete, h.got[2511].Op)
+	require.Equal(t, change.Truncate, h.got[2512].Op)
+	require.JSONEq(t, `{"id":2,"v":"row 2"}`, string(h.got[2].Row))
+
+	eventually(t, "empty change log", func() bool { return h.backlog() == 0 })
+	eventually(t, "metrics", func() bool { return counter(p.m.changes) == 2512 })
+	require.GreaterOrEqual(t, counter(p.m.messages), float64(2500/300+3))
+	require.Equal(t, 1.0, counter(p.m.isLeader))
+	require.Zero(t, counter(p.m.unroutable))
+}
+
+func TestStopsCleanlyAndClearsIdle(t *testing.T) {
+	h := newHarness(t)
+	p, err := New(h.config())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, "leader", func() bool { return counter(p.m.isLeader) == 1 })
+	eventually(t, "publisher_idle", h.idle)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("publisher did not stop within 10 s")
+	}
+	require.False(t, h.idle(), "a stopped publisher leaves publisher_idle false")
+}
+
+func TestCountsUnroutableMessages(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`CREATE TABLE nobody (id int PRIMARY KEY)`, `SELECT pgfanout.track('nobody')`,
+		`INSERT INTO nobody VALUES (1)`)
+	p := h.start(h.config())
+	eventually(t, "unroutable count", func() bool { return counter(p.m.unroutable) == 1 })
+	eventually(t, "empty change log", func() bool { return h.backlog() == 0 })
+}
+
+// A transaction that took its versions early and commits late must still be published
+// while a steady stream of later versions keeps batches in flight.
+func TestPublishesLateCommitsUnderLoad(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.config()
+	cfg.BatchSize = 20
+	h.start(cfg)
+	ctx := context.Background()
+	late, err := h.conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = late.Exec(ctx, `INSERT INTO t SELECT g, 'late' FROM generate_series(1, 5) g`) // versions 1..5
+	require.NoError(t, err)
+
+	other := testenv.Connect(t, h.url)
+	for i := 0; i < 40; i++ {
+		_, err := other.Exec(ctx, `INSERT INTO t SELECT g, 'early' FROM generate_series($1::int, $1 + 9) g`, 100+i*10)
+		require.NoError(t, err)
+	}
+	require.NoError(t, late.Commit(ctx))
+	h.receive(405, 20*time.Second)
+	require.Equal(t, `{"id":1,"v":"late"}`, string(h.got[1].Row))
+}
+
+func TestRecoversWhenPostgresConnectionsAreCut(t *testing.T) {
+	h := newHarness(t)
+	p := h.start(h.config())
+	admin := testenv.Connect(t, testenv.PGURL(t))
+	ctx := context.Background()
+	for round := 0; round < 3; round++ {
+		eventually(t, "leader and listener connections", func() bool {
+			var n int
+			require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = $1 AND application_name IN ($2, $3)`,
+				h.conn.Config().Database, AppName, listenAppName).Scan(&n))
+			return n == 2
+		})
+		_, err := h.conn.Exec(ctx, `INSERT INTO t SELECT g, 'x' FROM generate_series($1::int, $1 + 99) g`, round*100+1)
+		require.NoError(t, err)
+		var cut int
+		require.NoError(t, admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND application_name LIKE $2`, h.conn.Config().Database, AppName+"%").Scan(&cut))
+		require.Positive(t, cut)
+	}
+	h.receive(300, 20*time.Second)
+	eventually(t, "empty change log", func() bool { return h.backlog() == 0 })
+	require.Positive(t, counter(p.m.reconnects.WithLabelValues(targetPostgres)))
+}

@@ -1,0 +1,191 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/pgfanout/pgfanout/internal/amqpout"
+	"github.com/pgfanout/pgfanout/internal/backoff"
+	"github.com/pgfanout/pgfanout/internal/changelog"
+	"github.com/pgfanout/pgfanout/internal/outage"
+)
+
+// brokerError marks a failure on the RabbitMQ side. The leader keeps its lock, reconnects
+// to RabbitMQ and drains again from the change log, which still holds every change whose
+// messages were not confirmed: they are published again, never dropped.
+type brokerError struct{ err error }
+
+func (e brokerError) Error() string { return e.err.Error() }
+func (e brokerError) Unwrap() error { return e.err }
+
+// idleFlag mirrors pgfanout.settings.publisher_idle as this term last wrote it.
+type idleFlag int8
+
+const (
+	idleUnknown idleFlag = iota
+	idleTrue
+	idleFalse
+)
+
+// term is one period as leader. Every change-log statement runs on the connection holding
+// the lock, so a leader whose connection died cannot delete anything; any PostgreSQL error
+// ends the term.
+type term struct {
+	p        *Publisher
+	conn     *pgx.Conn // holds the leader lock
+	store    *changelog.Store
+	work     context.Context // ends ShutdownGrace after the run's context: lets confirms finish
+	session  *amqpout.Session
+	unabort  func() bool
+	opened   bool           // a session was opened before in this term
+	broker   outage.Tracker // connection attempts
+	failures int            // broker failures since the last confirmed batch
+	idle     idleFlag
+}
+
+// lead publishes as leader on conn until ctx ends (then returns nil) or PostgreSQL fails.
+func (p *Publisher) lead(ctx context.Context, conn *pgx.Conn) error {
+	store, err := changelog.New(conn)
+	if err != nil {
+		return err
+	}
+	work, cancel := graceful(ctx, p.cfg.ShutdownGrace)
+	defer cancel()
+	t := &term{p: p, conn: conn, store: store, work: work,
+		broker: outage.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq"}}
+	defer t.closeSession()
+	err = t.run(ctx)
+	if ctx.Err() != nil {
+		t.stop(ctx)
+		return nil
+	}
+	return err
+}
+
+func (t *term) run(ctx context.Context) error {
+	for {
+		if err := t.openSession(ctx); err != nil {
+			return err
+		}
+		err := t.drain(ctx)
+		var be brokerError
+		if !errors.As(err, &be) || ctx.Err() != nil {
+			return err
+		}
+		t.failures++
+		ev := t.p.log.Warn().Err(err).Int("failures", t.failures)
+		var amqpErr *amqp.Error
+		if errors.As(err, &amqpErr) {
+			ev = ev.Int("amqp_code", amqpErr.Code).Bool("by_server", amqpErr.Server)
+		}
+		if hint := amqpout.Hint(err); hint != "" {
+			ev = ev.Str("hint", hint)
+		}
+		ev.Msg("RabbitMQ failed; reconnecting, unconfirmed changes stay in the change log and are published again")
+		t.closeSession()
+		if err := backoff.Sleep(ctx, backoff.Reconnect().Delay(t.failures)); err != nil {
+			return nil
+		}
+	}
+}
+
+// openSession connects to RabbitMQ, retrying with backoff until it succeeds or ctx ends.
+// Between attempts it checks the lock connection: a leader that lost its lock must stand
+// by rather than wait for RabbitMQ.
+func (t *term) openSession(ctx context.Context) error {
+	for {
+		s, err := amqpout.Open(ctx, amqpout.Config{URL: t.p.cfg.AMQPURL, Exchange: t.p.cfg.Exchange,
+			Name: AppName, Returned: t.p.unroutable.returned})
+		if err == nil {
+			t.broker.OK()
+			if t.opened {
+				t.p.m.reconnects.WithLabelValues(targetRabbitMQ).Inc()
+			}
+			t.opened = true
+			t.session = s
+			t.unabort = context.AfterFunc(t.work, s.Abort)
+			t.p.status.setBroker(true)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if hint := amqpout.Hint(err); hint != "" {
+			err = fmt.Errorf("%w (%s)", err, hint)
+		}
+		if err := backoff.Sleep(ctx, t.broker.Fail(err)); err != nil {
+			return err
+		}
+		if err := t.conn.Ping(ctx); err != nil {
+			return fmt.Errorf("check leader connection while RabbitMQ is unavailable: %w", err)
+		}
+	}
+}
+
+func (t *term) closeSession() {
+	if t.session == nil {
+		return
+	}
+	t.unabort()
+	t.session.Close(time.Second)
+	t.session = nil
+	t.p.status.setBroker(false)
+}
+
+// stop leaves publisher_idle false on a graceful shutdown: with no publisher running, no
+// source commit should pay for a notification nobody hears.
+func (t *term) stop(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if t.idle != idleFalse {
+		if err := t.store.SetIdle(sctx, false); err != nil {
+			t.p.log.Warn().Err(err).Msg("shutdown: could not clear publisher_idle")
+		}
+	}
+}
+
+// wait blocks until a notification, the poll interval, RabbitMQ failing or ctx ending.
+func (t *term) wait(ctx context.Context) error {
+	timer := time.NewTimer(t.p.cfg.PollInterval)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.p.wake:
+	case <-timer.C:
+	case <-t.session.Done():
+		return brokerError{fmt.Errorf("RabbitMQ connection closed: %w", t.session.Err())}
+	}
+	return nil
+}
+
+// graceful returns a context that ends grace after ctx does: a shutdown stops new work at
+// once but lets outstanding confirms and the final delete finish.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	done := false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			timer = time.AfterFunc(grace, cancel)
+		}
+	})
+	return work, func() {
+		stop()
+		mu.Lock()
+		done = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}

@@ -1,0 +1,147 @@
+// Command publisher forwards pgfanout's change log from the source PostgreSQL database to a
+// RabbitMQ topic exchange. See docs/publisher.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/pgfanout/pgfanout/internal/health"
+	"github.com/pgfanout/pgfanout/internal/migrate"
+	"github.com/pgfanout/pgfanout/internal/publish"
+	"github.com/pgfanout/pgfanout/internal/redact"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit status: 0, 1 on failure, 2 on bad usage.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newCommand(stdout, stderr)
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "publisher: %v (see publisher --help)\n", err)
+		return 2
+	}
+	if err := root.Run(ctx); err != nil {
+		var usage usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintf(stderr, "publisher: %v (see publisher --help)\n", err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "publisher: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// usageError is a missing or invalid flag value, reported with exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// serve runs the publisher and its HTTP endpoint until ctx ends.
+func serve(ctx context.Context, o *options, stderr io.Writer) error {
+	if err := o.require(); err != nil {
+		return err
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	srv := health.NewServer(o.httpAddr, log)
+	pub, err := publish.New(publish.Config{
+		SourceURL:    o.sourceURL,
+		AMQPURL:      o.amqpURL,
+		Exchange:     o.exchange,
+		BatchSize:    o.batchSize,
+		PollInterval: o.pollInterval,
+		Log:          log,
+		Registerer:   srv.Registry(),
+		SetReady:     srv.SetReady,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w", o.httpAddr, err)
+	}
+	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
+	g.Go(srv.Run)
+	g.Go(pub.Run)
+	if err := g.Wait(); err != nil {
+		log.Error().Err(err).Msg("publisher failed")
+		return err
+	}
+	return nil
+}
+
+// migrateSource applies the capture migrations to the source database.
+func migrateSource(ctx context.Context, o *options, stderr io.Writer) error {
+	if o.sourceURL == "" {
+		return usageError{"--source-url (or PGFANOUT_SOURCE_URL) is required"}
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("source", redact.URL(o.sourceURL)).Msg("applying migrations")
+	if err := migrate.Up(ctx, o.sourceURL, log); err != nil {
+		return err
+	}
+	log.Info().Msg("migrations applied")
+	return nil
+}
+
+// newCommand builds the command tree; each command parses its flags, then the environment.
+func newCommand(stdout, stderr io.Writer) *ffcli.Command {
+	o := &options{}
+	// Help goes to stdout, so that `publisher --help | less` works.
+	root := o.rootFlags(stdout)
+	mig := o.migrateFlags(stdout)
+	hc := o.healthcheckFlags(stdout)
+	return &ffcli.Command{
+		Name:       "publisher",
+		ShortUsage: "publisher --source-url URL --amqp-url URL [flags] | publisher <subcommand> [flags]",
+		ShortHelp:  "Forward pgfanout's change log from PostgreSQL to a RabbitMQ topic exchange.",
+		FlagSet:    root,
+		Options:    envOptions(),
+		UsageFunc:  usage,
+		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, o, stderr) },
+		Subcommands: []*ffcli.Command{
+			{
+				Name:       "migrate",
+				ShortUsage: "publisher migrate --source-url URL",
+				ShortHelp:  "Install or upgrade the capture schema (pgfanout) in the source database, then exit.",
+				FlagSet:    mig,
+				Options:    envOptions(),
+				UsageFunc:  usage,
+				Exec:       func(ctx context.Context, _ []string) error { return migrateSource(ctx, o, stderr) },
+			},
+			{
+				Name:       "healthcheck",
+				ShortUsage: "publisher healthcheck [--http-addr ADDR]",
+				ShortHelp:  "GET /healthz of a running publisher; exit 0 when healthy, 1 otherwise.",
+				FlagSet:    hc,
+				Options:    envOptions(),
+				UsageFunc:  usage,
+				Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, o.httpAddr) },
+			},
+		},
+	}
+}

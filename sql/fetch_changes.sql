@@ -1,0 +1,28 @@
+-- The next change-log entries in version order, after version $1 (0: from the start).
+-- The batch is cut once it holds $2 changes or $3 bytes of items JSON; the entry that
+-- crosses a bound is still included, so a single huge entry is fetched on its own.
+--
+-- Sizes are summed in two steps. The stored size (pg_column_size: compressed, read from the
+-- TOAST pointer without detoasting) can only be smaller than the JSON text, so it first cuts
+-- the candidates cheaply; the exact JSON size is then computed only for those left.
+SELECT version, txid, schema_name, table_name, op, captured_at, n, items
+FROM (
+    SELECT version, txid, schema_name, table_name, op, captured_at, n, items,
+           sum(octet_length(items::text)) OVER w - octet_length(items::text) AS bytes_before
+    FROM (
+        SELECT version, txid, schema_name, table_name, op, captured_at, n, items
+        FROM (
+            SELECT c.*,
+                   sum(n) OVER w - n AS changes_before,
+                   sum(pg_column_size(items)) OVER w - pg_column_size(items) AS stored_before
+            FROM (
+                SELECT * FROM pgfanout.changes WHERE version > $1 ORDER BY version LIMIT $2
+            ) c
+            WINDOW w AS (ORDER BY version ROWS UNBOUNDED PRECEDING)
+        ) counted
+        WHERE changes_before < $2 AND stored_before < $3
+    ) candidates
+    WINDOW w AS (ORDER BY version ROWS UNBOUNDED PRECEDING)
+) sized
+WHERE bytes_before < $3
+ORDER BY version
