@@ -67,7 +67,7 @@ func step(ctx context.Context, db *pgxpool.Pool, rng *rand.Rand) (int64, error) 
 		sql = `INSERT INTO demo.events (kind, payload) VALUES ($1, jsonb_build_object('id', $2::bigint))`
 		args = []any{[]string{"login", "logout", "view"}[rng.IntN(3)], id % 50}
 	default:
-		sql = `DELETE FROM demo.events WHERE ctid IN (SELECT ctid FROM demo.events WHERE payload->>'id' = $1::text LIMIT 1)`
+		sql = `DELETE FROM demo.events WHERE ctid IN (SELECT ctid FROM demo.events WHERE payload->>'id' = ($1::bigint)::text LIMIT 1)`
 		args = []any{id % 50}
 	}
 	tag, err := db.Exec(ctx, sql, args...)
