@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/pgfanout/pgfanout/internal/proctest"
+	"github.com/pgfanout/pgfanout/internal/replicate"
+	"github.com/pgfanout/pgfanout/internal/testenv"
+)
+
+var phases = []string{"insert", "update", "delete"}
+
+// benchReplicator runs the three phases with n processes of w workers on a fresh replica and
+// queue.
+func benchReplicator(ctx context.Context, o *options, bin string, n, w int) ([]result, error) {
+	repURL, drop, err := createDatabase(ctx, o.pgURL, `CREATE TABLE bench (id bigint PRIMARY KEY, payload text)`)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	cfg := replicate.Config{AMQPURL: o.amqpURL, Exchange: testenv.UniqueName("bench_x"), ReplicaName: testenv.UniqueName("bench_r")}
+	cfg.Defaults()
+	if err := replicate.DeclareOnly(ctx, cfg); err != nil {
+		return nil, err
+	}
+	defer deleteTopology(o.amqpURL, &cfg)
+	args := append([]string{"--replica-url", repURL, "--amqp-url", o.amqpURL, "--exchange", cfg.Exchange,
+		"--replica-name", cfg.ReplicaName, "--http-addr", "127.0.0.1:0", "--prefetch", fmt.Sprint(o.prefetch), "--workers", fmt.Sprint(w)}, o.replicatorArgs...)
+	system := fmt.Sprintf("replicator: %d process%s × %d worker%s", n, plural(n, "es"), w, plural(w, "s"))
+	var (
+		version int64
+		results []result
+	)
+	for _, phase := range phases {
+		changes := phaseChanges(phase, o.rows, o.rowBytes, &version)
+		if err := prefill(ctx, o.amqpURL, cfg.Exchange, changes, o.perMessage); err != nil {
+			return nil, fmt.Errorf("prefill %s: %w", phase, err)
+		}
+		elapsed, err := drain(ctx, bin, args, n, o.rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", phase, err)
+		}
+		if err := verify(ctx, repURL, phase, o.rows); err != nil {
+			return nil, err
+		}
+		results = append(results, result{system: system, phase: phase, rows: o.rows, elapsed: elapsed})
+		fmt.Printf("%s %-6s %8.0f rows/s\n", system, phase, results[len(results)-1].rate())
+	}
+	return results, nil
+}
+
+// drain starts n processes and times them until they have applied rows changes together.
+func drain(ctx context.Context, bin string, args []string, n, rows int) (time.Duration, error) {
+	start := time.Now()
+	var procs []*proctest.Proc
+	defer func() {
+		for _, p := range procs {
+			_ = p.Terminate(15 * time.Second)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		p, err := proctest.Start(bin, args...)
+		if err != nil {
+			return 0, err
+		}
+		procs = append(procs, p)
+	}
+	var addrs []string
+	for _, p := range procs {
+		a, err := p.Addr(10 * time.Second)
+		if err != nil {
+			return 0, fmt.Errorf("replicator did not start: %w\n%s", err, p.Output())
+		}
+		addrs = append(addrs, a)
+	}
+	for deadline := start.Add(10 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		total := 0.0
+		for _, a := range addrs {
+			v, err := proctest.Counter(a, "pgfanout_replicator_applied_changes_total")
+			if err != nil {
+				return 0, err
+			}
+			total += v
+		}
+		if total >= float64(rows) {
+			return time.Since(start), nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, fmt.Errorf("applied %.0f of %d changes before giving up", total, rows)
+		}
+	}
+}
+
+// verify checks the replica after a phase (not timed).
+func verify(ctx context.Context, dbURL, phase string, rows int) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	return verifyConn(ctx, conn, phase, rows)
+}
+
+func verifyConn(ctx context.Context, conn *pgx.Conn, phase string, rows int) error {
+	want := map[string]int{"insert": rows, "update": rows, "delete": 0}[phase]
+	var got int
+	q := map[string]string{
+		"insert": `SELECT count(*) FROM bench WHERE payload LIKE 'i%'`,
+		"update": `SELECT count(*) FROM bench WHERE payload LIKE 'u%'`,
+		"delete": `SELECT count(*) FROM bench`,
+	}[phase]
+	if err := conn.QueryRow(ctx, q).Scan(&got); err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("after %s the replica has %d matching rows, want %d", phase, got, want)
+	}
+	return nil
+}
+
+// createDatabase creates a database on the server of adminURL, runs ddl in it, and returns its
+// URL and a function dropping it.
+func createDatabase(ctx context.Context, adminURL, ddl string) (string, func(), error) {
+	name := testenv.UniqueName("bench")
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), adminURL)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			_ = c.Close(context.Background())
+		}
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	conn, err := pgx.Connect(ctx, u.String())
+	if err == nil {
+		_, err = conn.Exec(ctx, ddl)
+		_ = conn.Close(ctx)
+	}
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	return u.String(), drop, nil
+}
+
+func deleteTopology(amqpURL string, cfg *replicate.Config) {
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	_, _ = ch.QueueDelete(cfg.Queue(), false, false, false)
+	_, _ = ch.QueueDelete(cfg.DeadQueue(), false, false, false)
+	_ = ch.ExchangeDelete(cfg.Exchange, false, false)
+	_ = ch.ExchangeDelete(cfg.DeadExchange(), false, false)
+}
+
+func plural(n int, suffix string) string {
+	if n == 1 {
+		return ""
+	}
+	return suffix
+}

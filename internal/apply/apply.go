@@ -1,0 +1,118 @@
+// Package apply writes batches of changes to a replica database: one transaction per batch,
+// one pipelined round trip, statements from internal/dml. It keeps the replica's bookkeeping
+// (schema pgfanout) and a cache of table descriptions read from the replica's catalog.
+package apply
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/dml"
+)
+
+// Applier applies batches of changes to one replica. Safe for concurrent use; any number of
+// Appliers, in any number of processes, may apply overlapping batches to the same replica.
+type Applier struct {
+	pool *pgxpool.Pool
+	cat  *catalog
+
+	mu          sync.Mutex
+	schemaReady bool
+}
+
+// New returns an Applier writing through pool (see PoolConfig for the session settings it
+// needs).
+func New(pool *pgxpool.Pool) *Applier {
+	return &Applier{pool: pool, cat: newCatalog(pool)}
+}
+
+// Apply applies changes in one transaction. Errors are *DataError when the changes themselves
+// are at fault (see IsTransient); on any failure nothing is applied.
+func (a *Applier) Apply(ctx context.Context, changes []change.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := a.ensureSchema(ctx); err != nil {
+		return err
+	}
+	err := a.try(ctx, changes)
+	if err == nil || IsTransient(err) {
+		return err
+	}
+	// The cached description may be stale (a column added, a table created or recreated on
+	// the replica): describe the tables again and retry once before blaming the data.
+	a.cat.forget(names(changes))
+	return a.try(ctx, changes)
+}
+
+func (a *Applier) try(ctx context.Context, changes []change.Change) error {
+	p, err := buildPlan(changes, func(n tableName) (*table, error) { return a.cat.lookup(ctx, n) })
+	if err != nil {
+		return err
+	}
+	return a.exec(ctx, p)
+}
+
+func names(changes []change.Change) []tableName {
+	seen := map[tableName]bool{}
+	var out []tableName
+	for i := range changes {
+		n := tableName{changes[i].Schema, changes[i].Table}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ensureSchema creates the bookkeeping schema once per Applier. When it already exists the DDL
+// is skipped, so a replicator role without CREATE privilege works on a prepared replica.
+func (a *Applier) ensureSchema(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.schemaReady {
+		return nil
+	}
+	var present bool
+	err := a.pool.QueryRow(ctx, bookkeepingPresent).Scan(&present)
+	if err != nil {
+		return fmt.Errorf("check bookkeeping schema: %w", err)
+	}
+	if !present {
+		if err := a.createSchema(ctx); err != nil {
+			return &setupError{err: err}
+		}
+	}
+	a.schemaReady = true
+	return nil
+}
+
+const bookkeepingPresent = `SELECT to_regclass('pgfanout.row_versions') IS NOT NULL
+  AND to_regclass('pgfanout.truncations') IS NOT NULL
+  AND to_regclass('pgfanout.keyless_events') IS NOT NULL
+  AND to_regclass('pgfanout.keyless_events_image') IS NOT NULL`
+
+func (a *Applier) createSchema(ctx context.Context) error {
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("create bookkeeping schema: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, dml.BookkeepingLock, dml.BookkeepingLockKey); err != nil {
+		return fmt.Errorf("create bookkeeping schema: %w", err)
+	}
+	for _, stmt := range dml.Bookkeeping {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("create bookkeeping schema: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("create bookkeeping schema: %w", err)
+	}
+	return nil
+}

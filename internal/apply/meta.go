@@ -1,0 +1,142 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgfanout/pgfanout/internal/dml"
+)
+
+// tableName identifies a table by the names the source captured.
+type tableName struct{ schema, name string }
+
+func (n tableName) String() string { return pgx.Identifier{n.schema, n.name}.Sanitize() }
+
+func (n tableName) less(o tableName) bool {
+	if n.schema != o.schema {
+		return n.schema < o.schema
+	}
+	return n.name < o.name
+}
+
+// table is a replica table's catalog description plus what the apply path derives from it.
+type table struct {
+	dml.Table
+	relid    uint32
+	index    map[string]int // column name → position in Columns
+	writable []string
+	all      []string
+
+	// SQL built once per table (and column set): pgx caches prepared statements by text.
+	deleteVersionsSQL, deleteRowsSQL string
+	reconcileSQL, truncateSQL        string
+	mu                               sync.Mutex
+	upsertSQL                        map[string]string
+}
+
+func newTable(relid uint32, t dml.Table) *table {
+	tb := &table{Table: t, relid: relid, index: make(map[string]int, len(t.Columns))}
+	for i, c := range t.Columns {
+		tb.index[c.Name] = i
+	}
+	tb.writable = tb.Writable()
+	tb.all = tb.AllColumns()
+	tb.upsertSQL = map[string]string{}
+	if tb.Keyless() {
+		tb.reconcileSQL = dml.Reconcile(&tb.Table)
+		tb.truncateSQL = dml.TruncateKeyless(&tb.Table)
+	} else {
+		tb.deleteVersionsSQL = dml.DeleteVersions(&tb.Table)
+		tb.deleteRowsSQL = dml.DeleteRows(&tb.Table)
+		tb.truncateSQL = dml.TruncateKeyed(&tb.Table)
+	}
+	return tb
+}
+
+// upsert returns the upsert statement for the columns of signature sig.
+func (t *table) upsert(sig string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.upsertSQL[sig]
+	if !ok {
+		s = dml.Upsert(&t.Table, t.groupColumns(sig))
+		t.upsertSQL[sig] = s
+	}
+	return s
+}
+
+// catalog caches table descriptions; entries are dropped when applying to the table fails, so a
+// column added on the replica is picked up by the retry.
+type catalog struct {
+	pool   *pgxpool.Pool
+	mu     sync.Mutex
+	tables map[tableName]*table
+}
+
+func newCatalog(pool *pgxpool.Pool) *catalog {
+	return &catalog{pool: pool, tables: make(map[tableName]*table)}
+}
+
+// lookup returns the cached description or loads it. A missing table is a *DataError.
+func (c *catalog) lookup(ctx context.Context, n tableName) (*table, error) {
+	c.mu.Lock()
+	t, ok := c.tables[n]
+	c.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := c.load(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.tables[n] = t
+	c.mu.Unlock()
+	return t, nil
+}
+
+func (c *catalog) forget(names []tableName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range names {
+		delete(c.tables, n)
+	}
+}
+
+func (c *catalog) load(ctx context.Context, n tableName) (*table, error) {
+	rows, err := c.pool.Query(ctx, dml.Catalog, n.schema, n.name)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", n, err)
+	}
+	defer rows.Close()
+	var (
+		relid uint32
+		t     = dml.Table{Schema: n.schema, Name: n.name}
+		keys  = map[int]string{}
+	)
+	for rows.Next() {
+		var col dml.Column
+		var keyPos int
+		if err := rows.Scan(&relid, &col.Name, &col.Generated, &col.IdentityAlways, &keyPos); err != nil {
+			return nil, fmt.Errorf("describe %s: %w", n, err)
+		}
+		t.Columns = append(t.Columns, col)
+		if keyPos > 0 {
+			keys[keyPos] = col.Name
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("describe %s: %w", n, err)
+	}
+	if len(t.Columns) == 0 {
+		return nil, dataErrorf("table %s does not exist on the replica", n)
+	}
+	for i := 1; i <= len(keys); i++ {
+		t.Key = append(t.Key, keys[i])
+	}
+	return newTable(relid, t), nil
+}

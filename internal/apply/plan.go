@@ -1,0 +1,184 @@
+package apply
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/pgfanout/pgfanout/internal/change"
+)
+
+// plan is one batch's work grouped by table, tables in name order: every transaction locks
+// tables in the same order, so overlapping batches of several replicators cannot deadlock on
+// them.
+type plan struct {
+	tables []*tablePlan
+}
+
+// imageList holds changes as the parallel arrays the statements take.
+type imageList struct {
+	versions []int64
+	images   []string
+}
+
+func (im *imageList) add(version int64, raw []byte) {
+	im.versions = append(im.versions, version)
+	im.images = append(im.images, string(raw))
+}
+
+// tablePlan is the batch's changes of one table.
+type tablePlan struct {
+	name     tableName
+	t        *table
+	changes  int
+	truncate int64                   // newest truncate version, 0 if none
+	upserts  map[string]*upsertGroup // keyed: by the set of columns the rows carry
+	deletes  imageList               // keyed: key images
+	keyless  imageList               // keyless: row images (+1) and old-row images (-1)
+	deltas   []int32
+	scratch  []byte
+}
+
+type upsertGroup struct {
+	sig string
+	imageList
+}
+
+type lookupFunc func(tableName) (*table, error)
+
+// buildPlan groups changes by table and validates each against the replica's columns. An
+// invalid change is a *DataError naming the table and version.
+func buildPlan(changes []change.Change, lookup lookupFunc) (*plan, error) {
+	byName := map[tableName]*tablePlan{}
+	p := &plan{}
+	for i := range changes {
+		c := &changes[i]
+		n := tableName{c.Schema, c.Table}
+		tp := byName[n]
+		if tp == nil {
+			t, err := lookup(n)
+			if err != nil {
+				return nil, err
+			}
+			tp = &tablePlan{name: n, t: t, upserts: map[string]*upsertGroup{}}
+			byName[n] = tp
+			p.tables = append(p.tables, tp)
+		}
+		if err := tp.add(c); err != nil {
+			return nil, &DataError{Err: fmt.Errorf("%s version %d: %w", n, c.Version, err)}
+		}
+	}
+	sort.Slice(p.tables, func(i, j int) bool { return p.tables[i].name.less(p.tables[j].name) })
+	return p, nil
+}
+
+func (tp *tablePlan) add(c *change.Change) error {
+	tp.changes++
+	switch c.Op {
+	case change.Truncate:
+		tp.truncate = max(tp.truncate, c.Version)
+		return nil
+	case change.Insert, change.Update:
+		if tp.t.Keyless() {
+			return tp.addKeyless(c, c.Row, 1)
+		}
+		return tp.addUpsert(c)
+	case change.Delete:
+		if tp.t.Keyless() {
+			return tp.addKeyless(c, c.Key, -1)
+		}
+		if _, err := tp.columns(c.Key, true); err != nil {
+			return fmt.Errorf("delete key: %w", err)
+		}
+		tp.deletes.add(c.Version, c.Key)
+		return nil
+	}
+	return fmt.Errorf("unknown op %q", c.Op)
+}
+
+func (tp *tablePlan) addUpsert(c *change.Change) error {
+	sig, err := tp.columns(c.Row, true)
+	if err != nil {
+		return fmt.Errorf("%s row: %w", c.Op, err)
+	}
+	g := tp.upserts[sig]
+	if g == nil {
+		g = &upsertGroup{sig: sig}
+		tp.upserts[sig] = g
+	}
+	g.add(c.Version, c.Row)
+	return nil
+}
+
+func (tp *tablePlan) addKeyless(c *change.Change, img []byte, delta int32) error {
+	if delta > 0 && !isNull(c.Key) {
+		return errors.New("the source table has a primary key but the replica table has none")
+	}
+	if _, err := tp.columns(img, false); err != nil {
+		return fmt.Errorf("%s image: %w", c.Op, err)
+	}
+	tp.keyless.add(c.Version, img)
+	tp.deltas = append(tp.deltas, delta)
+	return nil
+}
+
+// columns checks that every key of the JSON object raw is a replica column and, if needKey,
+// that the primary key columns are all there. It returns the set of writable columns present
+// as a bitmap string, the signature upserts are grouped by.
+func (tp *tablePlan) columns(raw []byte, needKey bool) (string, error) {
+	n := (len(tp.t.Columns) + 7) / 8
+	if cap(tp.scratch) < n {
+		tp.scratch = make([]byte, n)
+	}
+	set := tp.scratch[:n]
+	clear(set)
+	err := objectKeys(raw, func(key string) error {
+		i, ok := tp.t.index[key]
+		if !ok {
+			return fmt.Errorf("column %q does not exist in the replica table", key)
+		}
+		if !tp.t.Columns[i].Generated {
+			set[i/8] |= 1 << (i % 8)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if needKey {
+		for _, k := range tp.t.Key {
+			if i := tp.t.index[k]; set[i/8]&(1<<(i%8)) == 0 {
+				return "", fmt.Errorf("primary key column %q is missing", k)
+			}
+		}
+	}
+	return string(set), nil
+}
+
+// groupColumns lists the columns of a signature in table order.
+func (t *table) groupColumns(sig string) []string {
+	var cols []string
+	for i, c := range t.Columns {
+		if i/8 < len(sig) && sig[i/8]&(1<<(i%8)) != 0 {
+			cols = append(cols, c.Name)
+		}
+	}
+	return cols
+}
+
+func isNull(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// sortedGroups returns the upsert groups in signature order, so statements are issued in a
+// stable order.
+func (tp *tablePlan) sortedGroups() []*upsertGroup {
+	gs := make([]*upsertGroup, 0, len(tp.upserts))
+	for _, g := range tp.upserts {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].sig < gs[j].sig })
+	return gs
+}

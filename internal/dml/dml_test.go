@@ -1,0 +1,153 @@
+package dml
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// weird is a keyed table whose every name needs quoting: quotes, spaces, a semicolon,
+// capitals, Unicode, SQL in a name.
+var weird = &Table{
+	Schema: `Sales "EU"`,
+	Name:   `Orders; DROP TABLE x; --`,
+	Columns: []Column{
+		{Name: "Id"}, {Name: `line "no"`}, {Name: "größe"}, {Name: "note;--"},
+		{Name: "total", Generated: true}, {Name: "seq", IdentityAlways: true},
+	},
+	Key: []string{"Id", `line "no"`},
+}
+
+var keyless = &Table{Schema: "public", Name: "Événements", Columns: []Column{{Name: "kind"}, {Name: "x y"}, {Name: "g", Generated: true}}}
+
+func statements() map[string]string {
+	return map[string]string{
+		"upsert.sql":           Upsert(weird, []string{"Id", `line "no"`, "größe", "seq"}),
+		"upsert_key_only.sql":  Upsert(weird, []string{"Id", `line "no"`}),
+		"delete_versions.sql":  DeleteVersions(weird),
+		"delete_rows.sql":      DeleteRows(weird),
+		"truncate_keyed.sql":   TruncateKeyed(weird),
+		"truncate_keyless.sql": TruncateKeyless(keyless),
+		"reconcile.sql":        Reconcile(keyless),
+		"lock.sql":             Lock(weird, ShareRowExclusive),
+	}
+}
+
+// TestGolden pins every statement shape; review testdata/*.sql diffs like code.
+func TestGolden(t *testing.T) {
+	for name, sql := range statements() {
+		path := filepath.Join("testdata", name)
+		if *update {
+			require.NoError(t, os.WriteFile(path, []byte(sql+"\n"), 0o644))
+			continue
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "run go test ./internal/dml -update")
+		require.Equal(t, string(want), sql+"\n", name)
+	}
+}
+
+// TestIdentifiersAreQuoted: remove every properly quoted identifier from a statement and no
+// part of any raw name may remain.
+func TestIdentifiersAreQuoted(t *testing.T) {
+	var names []string
+	for _, tb := range []*Table{weird, keyless} {
+		names = append(names, tb.Schema, tb.Name)
+		for _, c := range tb.Columns {
+			names = append(names, c.Name)
+		}
+	}
+	// Longest first, so a name contained in another is removed after it.
+	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
+	for file, sql := range statements() {
+		stripped := sql
+		for _, n := range names {
+			stripped = strings.ReplaceAll(stripped, pgx.Identifier{n}.Sanitize(), "ID")
+		}
+		for _, raw := range []string{"DROP", "größe", "Sales", "Orders", "note;", `"no"`, "Événements", "x y"} {
+			require.NotContains(t, stripped, raw, "%s: %q appears outside a quoted identifier", file, raw)
+		}
+	}
+}
+
+func params(sql string) []string {
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\$[0-9]+`).FindAllString(sql, -1) {
+		seen[m] = true
+	}
+	var out []string
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestParameters: statements take exactly the parameters their doc comments list.
+func TestParameters(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want []string
+	}{
+		{Upsert(weird, []string{"Id", `line "no"`}), []string{"$1", "$2", "$3"}},
+		{DeleteVersions(weird), []string{"$1", "$2", "$3"}},
+		{DeleteRows(weird), []string{"$1", "$2", "$3"}},
+		{TruncateKeyed(weird), []string{"$1", "$2"}},
+		{TruncateKeyless(keyless), []string{"$1", "$2", "$3"}},
+		{Reconcile(keyless), []string{"$1", "$2", "$3", "$4", "$5", "$6"}},
+		{Lock(weird, RowExclusive), nil},
+		{Catalog, []string{"$1", "$2"}},
+		{BookkeepingLock, []string{"$1"}},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, params(c.sql), c.sql)
+	}
+}
+
+func TestUpsertShape(t *testing.T) {
+	sql := Upsert(weird, []string{"Id", `line "no"`, "größe", "seq"})
+	require.Contains(t, sql, `ON CONFLICT ("Id", "line ""no""") DO UPDATE SET "größe" = excluded."größe"`)
+	require.NotContains(t, sql, `"seq" = excluded`, "identity-always columns cannot be updated")
+	require.NotContains(t, sql, `"total"`, "generated columns are never written")
+	require.Contains(t, sql, "OVERRIDING SYSTEM VALUE")
+	require.Contains(t, sql, `jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")`, "key in primary key order")
+	require.Contains(t, sql, "ORDER BY c.key", "keys locked in a stable order")
+	require.Contains(t, Upsert(weird, []string{"Id", `line "no"`}), "DO NOTHING")
+}
+
+func TestDeleteShape(t *testing.T) {
+	require.Contains(t, DeleteVersions(weird), "SELECT $1::oid::regclass, c.key, c.version, true FROM c ORDER BY c.key")
+	require.NotContains(t, DeleteVersions(weird), "DELETE", "rows are deleted by a later statement, under a newer snapshot")
+	rows := DeleteRows(weird)
+	require.Contains(t, rows, `WHERE v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""`)
+}
+
+func TestKeylessShape(t *testing.T) {
+	img := `jsonb_object($5::text[], ARRAY[t."kind"::text, t."x y"::text])`
+	require.Contains(t, Reconcile(keyless), img, "images cover the writable columns only")
+	require.Contains(t, TruncateKeyless(keyless), strings.ReplaceAll(img, "$5", "$3"))
+	require.Contains(t, Reconcile(keyless), `INSERT INTO "public"."Événements" ("kind", "x y")`)
+	empty := &Table{Schema: "s", Name: "t", Columns: []Column{{Name: "g", Generated: true}}}
+	require.Contains(t, Reconcile(empty), "ARRAY[]::text[]")
+}
+
+func TestLock(t *testing.T) {
+	require.Equal(t, `LOCK TABLE "Sales ""EU"""."Orders; DROP TABLE x; --" IN ROW EXCLUSIVE MODE`, Lock(weird, RowExclusive))
+	require.Equal(t, `LOCK TABLE "public"."Événements" IN SHARE ROW EXCLUSIVE MODE`, Lock(keyless, ShareRowExclusive))
+}
+
+func TestTableHelpers(t *testing.T) {
+	require.True(t, keyless.Keyless())
+	require.False(t, weird.Keyless())
+	require.Equal(t, []string{"Id", `line "no"`, "größe", "note;--", "seq"}, weird.Writable())
+	require.Equal(t, []string{"kind", "x y", "g"}, keyless.AllColumns())
+}

@@ -1,0 +1,12 @@
+WITH c AS (
+  SELECT DISTINCT ON (k.key) k.key, u.version, p.rec
+  FROM unnest($2::bigint[], $3::text[]) AS u(version, img)
+  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json)) AS p(rec)
+  CROSS JOIN LATERAL (SELECT jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")) AS k(key)
+  WHERE u.version > coalesce((SELECT w.version FROM pgfanout.truncations w WHERE w.relid = $1::oid::regclass), 0)
+  ORDER BY k.key, u.version DESC
+)
+INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted)
+SELECT $1::oid::regclass, c.key, c.version, true FROM c ORDER BY c.key
+ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted
+WHERE v.version < excluded.version

@@ -1,0 +1,1 @@
+LOCK TABLE "Sales ""EU"""."Orders; DROP TABLE x; --" IN SHARE ROW EXCLUSIVE MODE

@@ -1,0 +1,12 @@
+WITH w AS (
+  INSERT INTO pgfanout.truncations AS w (relid, version) VALUES ($1::oid::regclass, $2::bigint)
+  ON CONFLICT (relid) DO UPDATE SET version = excluded.version WHERE w.version < excluded.version
+  RETURNING w.version
+),
+gone AS (
+  DELETE FROM pgfanout.row_versions v USING w WHERE v.relid = $1::oid::regclass AND v.version < w.version
+)
+DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t
+WHERE EXISTS (SELECT FROM w)
+  AND NOT EXISTS (SELECT FROM pgfanout.row_versions v
+                  WHERE v.relid = $1::oid::regclass AND v.key = jsonb_build_array(t."Id", t."line ""no""") AND v.version > $2::bigint)

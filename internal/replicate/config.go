@@ -1,0 +1,86 @@
+package replicate
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pgfanout/pgfanout/internal/backoff"
+)
+
+// Config is what a Replicator needs; flags map onto it one to one (see docs/replicator.md).
+type Config struct {
+	AMQPURL      string
+	Exchange     string // durable topic exchange the publisher writes to
+	ReplicaName  string // names the queue: pgfanout.<ReplicaName>
+	Tables       []Pattern
+	BatchSize    int           // messages per batch at most
+	BatchChanges int           // changes per batch at most (a message is never split)
+	BatchWait    time.Duration // how long a batch waits to fill after its first message
+	Prefetch     int           // unacknowledged messages the broker may hand out
+	MaxAttempts  int           // failures of a message on its own before it is dead-lettered
+	// Workers apply batches concurrently, each in its own transaction on its own connection:
+	// one batch keeps one replica backend busy, so a process with one worker uses one core of
+	// the replica. Concurrent batches are as safe as concurrent processes.
+	Workers int
+	// RetryDelay spaces the attempts of a failing message, giving a missing table or a
+	// conflicting row time to be fixed before the message is dead-lettered.
+	RetryDelay backoff.Policy
+	// Reconnect spaces AMQP reconnects and retries of batches the replica refused transiently.
+	Reconnect backoff.Policy
+	// ShutdownGrace bounds how long a batch in flight may finish after shutdown begins.
+	ShutdownGrace time.Duration
+}
+
+// Defaults fills zero fields with the documented defaults.
+func (c *Config) Defaults() {
+	set := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	set(&c.BatchSize, 500)
+	set(&c.BatchChanges, 20000)
+	set(&c.Prefetch, 2000)
+	set(&c.MaxAttempts, 5)
+	set(&c.Workers, 2)
+	if c.Exchange == "" {
+		c.Exchange = "pgfanout"
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = 20 * time.Millisecond
+	}
+	if c.RetryDelay == (backoff.Policy{}) {
+		c.RetryDelay = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
+	}
+	if c.Reconnect == (backoff.Policy{}) {
+		c.Reconnect = backoff.Reconnect()
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 5 * time.Second
+	}
+	if len(c.Tables) == 0 {
+		c.Tables = []Pattern{{}}
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.AMQPURL == "":
+		return errors.New("an AMQP URL is required")
+	case c.ReplicaName == "":
+		return errors.New("a replica name is required")
+	case c.BatchSize < 1 || c.BatchChanges < 1 || c.Prefetch < 1 || c.MaxAttempts < 1 || c.Workers < 1:
+		return errors.New("batch size, batch changes, prefetch, max attempts and workers must be positive")
+	}
+	return nil
+}
+
+// Queue is the replica's durable quorum queue.
+func (c *Config) Queue() string { return "pgfanout." + c.ReplicaName }
+
+// DeadQueue holds the messages this replica could not apply.
+func (c *Config) DeadQueue() string { return c.Queue() + ".dead" }
+
+// DeadExchange routes dead letters to DeadQueue by queue name; shared by all replicas.
+func (c *Config) DeadExchange() string { return c.Exchange + ".dead" }

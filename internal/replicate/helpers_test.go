@@ -1,0 +1,154 @@
+package replicate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+	"github.com/sourcegraph/conc/pool"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/backoff"
+	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/sourcetest"
+	"github.com/pgfanout/pgfanout/internal/testenv"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// rig is a replica database with table public.k(id int primary key, v text), a unique exchange
+// and replica name, and a publisher.
+type rig struct {
+	cfg     Config
+	repURL  string
+	db      *pgxpool.Pool
+	ch      *amqp.Channel // for inspecting queues
+	pub     *sourcetest.Publisher
+	version int64
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{repURL: testenv.NewDatabase(t)}
+	r.cfg = Config{
+		AMQPURL: testenv.AMQPURL(t), Exchange: testenv.UniqueName("pgfanout_test"),
+		ReplicaName: testenv.UniqueName("replica"), BatchWait: 5 * time.Millisecond,
+		RetryDelay: backoff.Policy{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond},
+		Reconnect:  backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+	}
+	r.cfg.Defaults()
+	testenv.CleanupAMQP(t, []string{r.cfg.Exchange, r.cfg.DeadExchange()}, []string{r.cfg.Queue(), r.cfg.DeadQueue()})
+	sourcetest.Exec(t, sourcetest.Connect(t, r.repURL), `CREATE TABLE k (id int PRIMARY KEY, v text CHECK (v <> 'bad'))`)
+	cfg, err := apply.PoolConfig(r.repURL)
+	require.NoError(t, err)
+	cfg.MaxConns = 2
+	r.db, err = pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(r.db.Close)
+	r.ch = testenv.AMQPChannel(t)
+	require.NoError(t, Declare(r.ch, &r.cfg))
+	r.pub = sourcetest.NewPublisher(t, r.cfg.AMQPURL, r.cfg.Exchange)
+	return r
+}
+
+// rows returns n inserts into table, continuing the rig's version sequence.
+func (r *rig) rows(table string, n int, value string) []change.Change {
+	out := make([]change.Change, n)
+	for i := range out {
+		r.version++
+		id := r.version
+		out[i] = change.Change{Version: r.version, Op: change.Insert, Schema: "public", Table: table,
+			Key: json.RawMessage(fmt.Sprintf(`{"id":%d}`, id)), Row: json.RawMessage(fmt.Sprintf(`{"id":%d,"v":%q}`, id, value)),
+			CommittedAt: time.Now()}
+	}
+	return out
+}
+
+// running is a Replicator running in the background.
+type running struct {
+	cancel context.CancelFunc
+	pool   *pool.ErrorPool
+	reg    *prometheus.Registry
+	once   sync.Once
+	err    error
+	mu     sync.Mutex
+	ready  bool
+}
+
+func (r *rig) start(t *testing.T, applier Applier) *running {
+	t.Helper()
+	run := &running{reg: prometheus.NewRegistry()}
+	rep, err := New(r.cfg, applier, zerolog.Nop(), run.reg, func(ok bool) {
+		run.mu.Lock()
+		run.ready = ok
+		run.mu.Unlock()
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	run.cancel, run.pool = cancel, pool.New().WithErrors()
+	run.pool.Go(func() error { return rep.Run(ctx) })
+	t.Cleanup(func() { run.stop(t) })
+	return run
+}
+
+// stop shuts the replicator down and requires a clean exit; later calls are no-ops.
+func (run *running) stop(t *testing.T) {
+	run.once.Do(func() {
+		run.cancel()
+		run.err = run.pool.Wait()
+	})
+	require.NoError(t, run.err)
+}
+
+func (run *running) isReady() bool {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.ready
+}
+
+func (r *rig) count(t *testing.T, where string) int {
+	var n int
+	require.NoError(t, r.db.QueryRow(context.Background(), "SELECT count(*) FROM k WHERE "+where).Scan(&n))
+	return n
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// queued is the number of ready messages in a queue.
+func (r *rig) queued(t *testing.T, name string) int {
+	q, err := r.ch.QueueDeclarePassive(name, true, false, false, false, nil)
+	require.NoError(t, err)
+	return q.Messages
+}
+
+// drain gets every message of a queue.
+func (r *rig) drain(t *testing.T, name string) []amqp.Delivery {
+	var out []amqp.Delivery
+	for {
+		d, ok, err := r.ch.Get(name, true)
+		require.NoError(t, err)
+		if !ok {
+			return out
+		}
+		out = append(out, d)
+	}
+}

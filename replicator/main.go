@@ -1,0 +1,149 @@
+// Command replicator applies pgfanout's change messages from a RabbitMQ queue to a replica
+// PostgreSQL database. See docs/replicator.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/health"
+	"github.com/pgfanout/pgfanout/internal/redact"
+	"github.com/pgfanout/pgfanout/internal/replicate"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program; it returns the exit status: 0, 1 on failure, 2 on bad usage.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newCommand(stdout, stderr)
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "replicator: %v (see replicator --help)\n", err)
+		return 2
+	}
+	if err := root.Run(ctx); err != nil {
+		var usage usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintf(stderr, "replicator: %v (see replicator --help)\n", err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "replicator: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the replicator and its HTTP endpoint until ctx ends.
+func serve(ctx context.Context, o *options, stderr io.Writer) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	poolCfg, err := apply.PoolConfig(o.replicaURL)
+	if err != nil {
+		return usageError{"--replica-url: " + err.Error()}
+	}
+	// One connection per worker, one more for catalog lookups.
+	poolCfg.MaxConns = int32(cfg.Workers + 1)
+	db, err := pgxpool.NewWithConfig(ctx, poolCfg) // connects lazily: a replica that is down is retried
+	if err != nil {
+		return fmt.Errorf("replica pool: %w", err)
+	}
+	defer db.Close()
+	srv := health.NewServer(o.httpAddr, log)
+	rep, err := replicate.New(cfg, apply.New(db), log, srv.Registry(), srv.SetReady)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w", o.httpAddr, err)
+	}
+	log.Info().Str("replica", redact.URL(o.replicaURL)).Str("amqp", redact.URL(o.amqpURL)).
+		Str("replica_name", cfg.ReplicaName).Msg("starting")
+	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
+	g.Go(srv.Run)
+	g.Go(rep.Run)
+	if err := g.Wait(); err != nil {
+		log.Error().Err(err).Msg("replicator failed")
+		return err
+	}
+	return nil
+}
+
+// declare creates the exchange, queues and bindings, then exits.
+func declare(ctx context.Context, o *options, stderr io.Writer) error {
+	cfg, err := o.config()
+	if err != nil {
+		return err
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if err := replicate.DeclareOnly(ctx, cfg); err != nil {
+		return err
+	}
+	log.Info().Str("queue", cfg.Queue()).Str("dead_queue", cfg.DeadQueue()).Str("exchange", cfg.Exchange).
+		Str("tables", o.tables).Msg("declared")
+	return nil
+}
+
+// newCommand builds the command tree; each command parses its flags, then the environment.
+func newCommand(stdout, stderr io.Writer) *ffcli.Command {
+	o := &options{}
+	// Help goes to stdout, so that `replicator --help | less` works.
+	root := o.replicatorFlags("replicator", stdout)
+	decl := o.replicatorFlags("replicator declare", stdout)
+	hc := o.healthcheckFlags(stdout)
+	return &ffcli.Command{
+		Name:       "replicator",
+		ShortUsage: "replicator --replica-url URL --amqp-url URL [flags] | replicator <subcommand> [flags]",
+		ShortHelp:  "Apply pgfanout change messages from a RabbitMQ queue to a replica PostgreSQL database.",
+		FlagSet:    root,
+		Options:    envOptions(),
+		UsageFunc:  usage,
+		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, o, stderr) },
+		Subcommands: []*ffcli.Command{
+			{
+				Name:       "declare",
+				ShortUsage: "replicator declare --replica-url URL --amqp-url URL [flags]",
+				ShortHelp:  "Declare the exchange, the replica's queue, its bindings and dead-letter queue, then exit.",
+				FlagSet:    decl,
+				Options:    envOptions(),
+				UsageFunc:  usage,
+				Exec:       func(ctx context.Context, _ []string) error { return declare(ctx, o, stderr) },
+			},
+			{
+				Name:       "healthcheck",
+				ShortUsage: "replicator healthcheck [--http-addr ADDR]",
+				ShortHelp:  "GET /healthz of a running replicator; exit 0 when healthy, 1 otherwise.",
+				FlagSet:    hc,
+				Options:    envOptions(),
+				UsageFunc:  usage,
+				Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, o.httpAddr) },
+			},
+		},
+	}
+}
