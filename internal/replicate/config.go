@@ -38,9 +38,9 @@ func (c *Config) Defaults() {
 			*v = d
 		}
 	}
-	set(&c.BatchSize, 500)
+	set(&c.BatchSize, 100)
 	set(&c.BatchChanges, 20000)
-	set(&c.Prefetch, 2000)
+	set(&c.Prefetch, 200)
 	set(&c.MaxAttempts, 5)
 	set(&c.Workers, 2)
 	if c.Exchange == "" {
