@@ -1,14 +1,16 @@
 -- pgfanout capture: a durable change log filled by statement-level triggers.
--- Plain SQL, applicable with psql, golang-migrate, goose, tern, Flyway or `publisher migrate`.
--- Requires PostgreSQL >= 13. Run as the role that will own the capture (it must be able to
--- create triggers on the tables you track later).
+-- Plain SQL, applicable with psql, golang-migrate, goose, tern, Flyway or `publisher migrate`
+-- (docs/capture.md shows each). Requires PostgreSQL >= 13. Run it as the role that will own
+-- the capture: that role later calls pgfanout.track(), so it must be able to create triggers
+-- on the tracked tables (owner, TRIGGER privilege or superuser).
 BEGIN;
 
 CREATE SCHEMA pgfanout;
 REVOKE ALL ON SCHEMA pgfanout FROM PUBLIC;
 
 -- Every captured change takes one value: its version. A row changed by a later statement
--- waits for the earlier one's row lock, so a row's versions grow in commit order.
+-- waits for the earlier one's row lock, so a row's versions grow in commit order. CACHE 1
+-- keeps that true across sessions (a per-session cache would hand out older values later).
 CREATE SEQUENCE pgfanout.version_seq AS bigint CACHE 1;
 
 -- One entry per (statement, table, operation, chunk): `items` is a JSON array of
@@ -21,7 +23,8 @@ CREATE TABLE pgfanout.changes (
     txid         xid8        NOT NULL,
     schema_name  text        NOT NULL,
     table_name   text        NOT NULL,
-    op           "char"      NOT NULL CHECK (op IN ('I', 'U', 'D', 'T')),
+    op           "char"      NOT NULL,  -- I U D T; no CHECK: only capture functions write it,
+                                           -- and evaluating one costs every captured statement
     captured_at  timestamptz NOT NULL,
     items        json        NOT NULL
 );
@@ -38,7 +41,7 @@ END $$;
 
 CREATE TABLE pgfanout.tracked (
     relid       oid         PRIMARY KEY,
-    schema_name text        NOT NULL,
+    schema_name text        NOT NULL,  -- names when tracked; pgfanout.tracked() shows current ones
     table_name  text        NOT NULL,
     key_columns text[]      NOT NULL,  -- empty: no primary key, the whole row is the identity
     tracked_at  timestamptz NOT NULL DEFAULT now()
@@ -55,80 +58,167 @@ CREATE TABLE pgfanout.settings (
 INSERT INTO pgfanout.settings DEFAULT VALUES;
 
 CREATE VIEW pgfanout.backlog AS
-SELECT count(*)                   AS entries,
+SELECT count(*)                    AS entries,
        coalesce(sum(n), 0)::bigint AS changes,
-       min(captured_at)           AS oldest_captured_at
+       min(captured_at)            AS oldest_captured_at
 FROM pgfanout.changes;
 
 CREATE FUNCTION pgfanout.set_notify(p_mode text) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp
-AS $$ UPDATE pgfanout.settings SET notify = p_mode $$;
-
--- Called by every capture function after writing its entries.
-CREATE FUNCTION pgfanout.after_capture(p_first bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_mode text;
-    v_idle boolean;
 BEGIN
-    IF p_first IS NULL THEN
-        RETURN;
+    IF p_mode IS NULL OR p_mode NOT IN ('wakeup', 'row', 'off') THEN
+        RAISE EXCEPTION 'pgfanout.set_notify: mode must be wakeup, row or off, not %', coalesce(p_mode, 'NULL');
     END IF;
-    SELECT notify, publisher_idle INTO v_mode, v_idle FROM pgfanout.settings;
-    IF v_mode = 'wakeup' AND v_idle THEN
-        -- Constant payload: PostgreSQL folds identical notifications of one transaction into one.
-        PERFORM pg_notify('pgfanout', '');
-    ELSIF v_mode = 'row' THEN
-        PERFORM pg_notify('pgfanout', CASE WHEN octet_length(j) <= 7900 THEN j ELSE v::text END)
-        FROM (
-            SELECT (e ->> 0)::bigint AS v,
-                   json_build_object(
-                       'version', e -> 0,
-                       'op', CASE c.op WHEN 'I' THEN 'insert' WHEN 'U' THEN 'update'
-                                       WHEN 'D' THEN 'delete' ELSE 'truncate' END,
-                       'schema', c.schema_name, 'table', c.table_name,
-                       'key', e -> 1, 'row', e -> 2,
-                       'txid', c.txid, 'committed_at', c.captured_at)::text AS j
-            FROM pgfanout.changes c, json_array_elements(c.items) e
-            WHERE c.version >= p_first AND c.txid = pg_current_xact_id()
-            ORDER BY 1
-        ) s;
-    END IF;
+    -- Capture functions read the setting at every statement: no re-tracking needed.
+    UPDATE pgfanout.settings SET notify = p_mode;
 END $$;
+
+-- Notify mode 'row': one notification per change of the given entries, in version order.
+-- A payload must stay below 8000 bytes or pg_notify fails the source write: larger changes are
+-- announced by their version alone, which the publisher then reads from the log.
+-- Not SECURITY DEFINER: only capture functions (already running as the capture owner) call it.
+CREATE FUNCTION pgfanout.notify_rows(p_entries bigint[]) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT count(pg_notify('pgfanout', CASE WHEN octet_length(j) < 7900 THEN j ELSE v::text END))
+FROM (
+    SELECT (e ->> 0)::bigint AS v,
+           json_build_object(
+               'version', e -> 0,
+               'op', CASE c.op WHEN 'I' THEN 'insert' WHEN 'U' THEN 'update'
+                               WHEN 'D' THEN 'delete' ELSE 'truncate' END,
+               'schema', c.schema_name, 'table', c.table_name,
+               'key', e -> 1, 'row', e -> 2,
+               'txid', c.txid, 'committed_at', c.captured_at)::text AS j
+    FROM pgfanout.changes c, json_array_elements(c.items) e
+    WHERE c.version = ANY (p_entries)
+    ORDER BY 1
+) s
+$$;
+
+-- The statement every capture function ends with once it wrote entries. 'wakeup' sends a
+-- constant payload, which PostgreSQL folds into one notification per transaction, and only
+-- while the publisher said it is idle: under load no source commit takes the NOTIFY lock.
+-- Inline rather than a function call: this runs for every captured statement.
+CREATE FUNCTION pgfanout.notify_sql() RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT $f$
+    PERFORM CASE WHEN notify = 'row' THEN pgfanout.notify_rows(v_entries)::text ELSE pg_notify('pgfanout', '')::text END
+    FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle);
+$f$
+$$;
 
 -- TRUNCATE needs no per-table code.
 CREATE FUNCTION pgfanout.capture_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v bigint := nextval('pgfanout.version_seq');
+    v_entries bigint[] := ARRAY[nextval('pgfanout.version_seq')];
 BEGIN
     INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, items)
-    VALUES (v, v, 1, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T', clock_timestamp(),
-            json_build_array(json_build_array(v, NULL, NULL)));
-    PERFORM pgfanout.after_capture(v);
+    VALUES (v_entries[1], v_entries[1], 1, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T',
+            clock_timestamp(), json_build_array(json_build_array(v_entries[1], NULL, NULL)));
+    PERFORM CASE WHEN notify = 'row' THEN pgfanout.notify_rows(v_entries)::text ELSE pg_notify('pgfanout', '')::text END
+    FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle);
     RETURN NULL;
 END $$;
 
--- The INSERT … SELECT that turns one transition table into change-log entries.
--- Entries are cut every 5000 changes or 16 MiB of JSON so no statement, however large its
--- rows, builds a value near PostgreSQL's 1 GB limit.
+-- Raises a transaction-local flag: this transaction ran an UPDATE naming a key column of the
+-- table, so its capture must look for moved keys. Left up until the transaction ends (rather
+-- than lowered by the capture) so that nested statements cannot make a capture miss it.
+CREATE FUNCTION pgfanout.capture_key_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config('pgfanout.key_update_' || TG_RELID::text, 'on', true);
+    RETURN NULL;
+END $$;
+
+-- Generated capture code, in two paths.
+-- Fast path, nearly every statement: one aggregate over at most 5001 changes builds a single
+-- entry, then a plain INSERT stores it. It gives up (and the slow path takes over) when the
+-- statement changed more than 5000 rows, its JSON exceeds 16 MiB, or a row's exceeds 16 KiB;
+-- the last bound keeps the work thrown away by giving up below 5001 * 16 KiB. A plain
+-- aggregate over one scan sees the rows in the order nextval numbered them: no sort needed.
+-- Slow path: entries are cut every 5000 changes or 16 MiB of JSON, so no statement, however
+-- large, builds a value near PostgreSQL's 1 GB limit: running sums number the chunks.
+-- Versions taken by an abandoned fast path are simply never used.
+-- row_to_json(n.*) is what to_json(n) does for a row, minus a type lookup per call; n.* (not
+-- n) because a column named n would win over the whole-row reference.
+
+-- The JSON size of one change; never NULL, so sums and comparisons are never NULL either.
+CREATE FUNCTION pgfanout.size_sql(p_key text, p_row text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE WHEN p_key = 'NULL::json' THEN 'octet_length(r::text)'
+            WHEN p_row = 'NULL::json' THEN 'octet_length(k::text)'
+            ELSE 'octet_length(k::text) + octet_length(r::text)' END
+$$;
+
+-- The slow path: an INSERT … SELECT … RETURNING version writing the chunked entries.
+-- p_key and p_row are SQL expressions over the transition row (NULL::json when absent).
 CREATE FUNCTION pgfanout.entries_sql(p_op "char", p_key text, p_row text, p_from text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
     INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, items)
     SELECT min(v), max(v), count(*), pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %L, clock_timestamp(),
-           json_agg(json_build_array(v, k, r))
-    FROM (SELECT v, k, r,
-                 sum(coalesce(octet_length(k::text), 0) + coalesce(octet_length(r::text), 0))
-                     OVER (ROWS UNBOUNDED PRECEDING) AS cb,
-                 row_number() OVER () AS rn
-          FROM (SELECT nextval('pgfanout.version_seq') AS v, %s AS k, %s AS r %s) s0) s
-    GROUP BY cb / 16777216, rn / 5000
-    RETURNING version$f$, p_op, p_key, p_row, p_from)
+           json_agg(json_build_array(v, k, r) ORDER BY v)
+    FROM (SELECT v, k, r, sum(s) OVER w / 16777216 + (count(*) OVER w - 1) / 5000 AS g
+          FROM (SELECT v, k, r, %s AS s
+                FROM (SELECT nextval('pgfanout.version_seq') AS v, %s AS k, %s AS r %s) s0) s1
+          WINDOW w AS (ROWS UNBOUNDED PRECEDING)) s
+    GROUP BY g
+    RETURNING version$f$,
+    p_op, pgfanout.size_sql(p_key, p_row), p_key, p_row, p_from)
+$$;
+
+-- PL/pgSQL statements capturing one operation of a statement: the fast path, falling back to
+-- the slow one. p_rows is a SELECT * over a transition table, aliased p_alias in it and outside.
+CREATE FUNCTION pgfanout.capture_block(p_op "char", p_key text, p_row text, p_rows text, p_alias text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT format($f$
+    SELECT min(v), max(v), count(*),
+           count(*) > 5000 OR coalesce(sum(s), 0) > 16777216 OR coalesce(max(s), 0) >= 16384,
+           json_agg(json_build_array(v, k, r)) FILTER (WHERE s < 16384)
+    INTO v_first, v_last, v_n, v_big, v_items
+    FROM (SELECT v, k, r, %2$s AS s
+          FROM (SELECT nextval('pgfanout.version_seq') AS v, %3$s AS k, %4$s AS r
+                FROM (%5$s LIMIT 5001) %6$s) s0) s;
+    IF v_n > 0 AND NOT v_big THEN
+        INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, items)
+        VALUES (v_first, v_last, v_n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), v_items);
+        v_entries := v_entries || v_first;
+    ELSIF v_n > 0 THEN
+        WITH e AS (%7$s)
+        SELECT v_entries || array_agg(version) INTO v_entries FROM e;
+    END IF;
+$f$, p_op, pgfanout.size_sql(p_key, p_row), p_key, p_row, p_rows, p_alias,
+    pgfanout.entries_sql(p_op, p_key, p_row, format('FROM (%s) %s', p_rows, p_alias)))
+$$;
+
+-- The body of one generated capture function.
+CREATE FUNCTION pgfanout.capture_body(p_blocks text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT format($f$
+DECLARE
+    v_first   bigint;
+    v_last    bigint;
+    v_n       bigint;
+    v_big     boolean;
+    v_items   json;
+    v_entries bigint[] := '{}';
+BEGIN
+%s
+    IF cardinality(v_entries) > 0 THEN
+%s
+    END IF;
+    RETURN NULL;
+END$f$, p_blocks, pgfanout.notify_sql())
 $$;
 
 -- Builds and installs the per-table capture functions and triggers. Identifiers are quoted
@@ -139,12 +229,15 @@ AS $install$
 DECLARE
     v_qual  text;
     v_fn    text := 'capture_' || p_rel::oid::text;
+    -- Fixed output settings make every value's JSON text exact and independent of the
+    -- writing session: shortest-exact floats, ISO dates inside ranges, unambiguous
+    -- intervals, hex bytea, money in C format (an exact image of its integer cents).
     v_gucs  text := $g$SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET extra_float_digits = 3
         SET "DateStyle" = 'ISO, YMD' SET "IntervalStyle" = 'postgres' SET bytea_output = 'hex'
         SET lc_monetary = 'C'$g$;
     v_keyn  text;
     v_keyo  text;
-    v_match text;
+    v_moved text;
     v_ins   text;
     v_upd   text;
     v_del   text;
@@ -153,115 +246,183 @@ BEGIN
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel;
 
     IF cardinality(p_keys) > 0 THEN
+        -- Keys compare by their text form: equal text is equal JSON, and any change of the
+        -- key's representation (1.0 -> 1.00, 'a' -> 'A' in citext) is reported as a move.
         SELECT 'json_build_object(' || string_agg(format('%L, n.%I', k, k), ', ') || ')',
                'json_build_object(' || string_agg(format('%L, o.%I', k, k), ', ') || ')',
-               string_agg(format('n.%I = o.%I', k, k), ' AND ')
-        INTO v_keyn, v_keyo, v_match FROM unnest(p_keys) AS k;
-        v_ins := pgfanout.entries_sql('I', v_keyn, 'to_json(n)', 'FROM pgfanout_new n');
-        v_del := pgfanout.entries_sql('D', v_keyo, 'NULL::json', 'FROM pgfanout_old o');
-        -- Old keys that no new row carries: the UPDATE changed a primary key.
-        v_upd := format('d AS (%s), u AS (%s)',
-            pgfanout.entries_sql('D', v_keyo, 'NULL::json',
-                format('FROM pgfanout_old o WHERE NOT EXISTS (SELECT 1 FROM pgfanout_new n WHERE %s)', v_match)),
-            pgfanout.entries_sql('U', v_keyn, 'to_json(n)', 'FROM pgfanout_new n'));
+               string_agg(format('n.%I::text = o.%I::text', k, k), ' AND ')
+        INTO v_keyn, v_keyo, v_moved FROM unnest(p_keys) AS k;
+        v_ins := pgfanout.capture_block('I', v_keyn, 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
+        v_del := pgfanout.capture_block('D', v_keyo, 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o');
+        -- Old keys that no new row carries: the UPDATE changed a primary key. Looking for them
+        -- costs a join per statement, so it runs only in transactions where an UPDATE named
+        -- a key column (pgfanout_capture_key_update raised the flag below).
+        v_upd := format('    IF current_setting(%L, true) = ''on'' THEN', 'pgfanout.key_update_' || p_rel::oid::text)
+              || pgfanout.capture_block('D', v_keyo, 'NULL::json',
+                     format('SELECT * FROM pgfanout_old o WHERE NOT EXISTS (SELECT FROM pgfanout_new n WHERE %s)', v_moved), 'o')
+              || E'    END IF;\n'
+              || pgfanout.capture_block('U', v_keyn, 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
     ELSE
         -- No primary key: the whole old row identifies what a DELETE or UPDATE removed.
-        v_ins := pgfanout.entries_sql('I', 'NULL::json', 'to_json(n)', 'FROM pgfanout_new n');
-        v_del := pgfanout.entries_sql('D', 'to_json(o)', 'NULL::json', 'FROM pgfanout_old o');
-        v_upd := format('d AS (%s), u AS (%s)',
-            pgfanout.entries_sql('D', 'to_json(o)', 'NULL::json', 'FROM pgfanout_old o'),
-            pgfanout.entries_sql('U', 'NULL::json', 'to_json(n)', 'FROM pgfanout_new n'));
+        v_ins := pgfanout.capture_block('I', 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
+        v_del := pgfanout.capture_block('D', 'row_to_json(o.*)', 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o');
+        v_upd := pgfanout.capture_block('D', 'row_to_json(o.*)', 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o')
+              || pgfanout.capture_block('U', 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
     END IF;
 
-    EXECUTE format($f$CREATE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS $body$
-DECLARE v_first bigint;
-BEGIN
-    WITH e AS (%s) SELECT min(version) INTO v_first FROM e;
-    PERFORM pgfanout.after_capture(v_first);
-    RETURN NULL;
-END $body$$f$, v_fn || '_insert', v_gucs, v_ins);
+    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
+        v_fn || '_insert', v_gucs, pgfanout.capture_body(v_ins));
+    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
+        v_fn || '_update', v_gucs, pgfanout.capture_body(v_upd));
+    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
+        v_fn || '_delete', v_gucs, pgfanout.capture_body(v_del));
+    -- Like every pgfanout function, not callable by PUBLIC (track() may run long after the
+    -- migration's REVOKE, and per-schema default privileges cannot revoke PUBLIC EXECUTE).
+    EXECUTE format('REVOKE ALL ON FUNCTION pgfanout.%I(), pgfanout.%I(), pgfanout.%I() FROM PUBLIC',
+        v_fn || '_insert', v_fn || '_update', v_fn || '_delete');
 
-    EXECUTE format($f$CREATE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS $body$
-DECLARE v_first bigint;
-BEGIN
-    WITH %s SELECT min(version) INTO v_first FROM (SELECT version FROM d UNION ALL SELECT version FROM u) e;
-    PERFORM pgfanout.after_capture(v_first);
-    RETURN NULL;
-END $body$$f$, v_fn || '_update', v_gucs, v_upd);
-
-    EXECUTE format($f$CREATE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS $body$
-DECLARE v_first bigint;
-BEGIN
-    WITH e AS (%s) SELECT min(version) INTO v_first FROM e;
-    PERFORM pgfanout.after_capture(v_first);
-    RETURN NULL;
-END $body$$f$, v_fn || '_delete', v_gucs, v_del);
-
+    -- DROP + CREATE rather than CREATE OR REPLACE TRIGGER, which needs PostgreSQL 14.
+    PERFORM pgfanout.drop_triggers(p_rel);
     EXECUTE format('CREATE TRIGGER pgfanout_capture_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS pgfanout_new FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.%I()', v_qual, v_fn || '_insert');
     EXECUTE format('CREATE TRIGGER pgfanout_capture_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS pgfanout_old NEW TABLE AS pgfanout_new FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.%I()', v_qual, v_fn || '_update');
     EXECUTE format('CREATE TRIGGER pgfanout_capture_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS pgfanout_old FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.%I()', v_qual, v_fn || '_delete');
     EXECUTE format('CREATE TRIGGER pgfanout_capture_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.capture_truncate()', v_qual);
+    IF cardinality(p_keys) > 0 THEN
+        -- Fires only for UPDATEs whose SET list names a key column (and for MERGE and
+        -- ON CONFLICT DO UPDATE doing so). Transition tables cannot have column lists, hence
+        -- the separate trigger.
+        EXECUTE format('CREATE TRIGGER pgfanout_capture_key_update BEFORE UPDATE OF %s ON %s FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.capture_key_update()',
+            (SELECT string_agg(format('%I', k), ', ') FROM unnest(p_keys) AS k), v_qual);
+    END IF;
 END $install$;
 
--- Accepts any regclass text: 'orders', 'public.orders', '"Weird Schema"."Order ""Items"""'.
--- Tracking a tracked table is a no-op.
-CREATE FUNCTION pgfanout.track(p_table text) RETURNS void
--- No fixed search_path here: the table name resolves like in the caller's own SQL.
-LANGUAGE plpgsql
+CREATE FUNCTION pgfanout.drop_triggers(p_rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_rel  regclass := p_table::regclass;
-    v_keys text[];
-BEGIN
-    IF EXISTS (SELECT 1 FROM pgfanout.tracked WHERE relid = v_rel) THEN
-        RETURN;
-    END IF;
-    IF (SELECT relkind FROM pg_class WHERE oid = v_rel) NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION 'pgfanout.track: % is not a table', p_table;
-    END IF;
-    SELECT coalesce(array_agg(a.attname::text ORDER BY k.ord), '{}') INTO v_keys
-    FROM pg_index i
-    CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-    WHERE i.indrelid = v_rel AND i.indisprimary;
-
-    PERFORM pgfanout.install_capture(v_rel, v_keys);
-    INSERT INTO pgfanout.tracked (relid, schema_name, table_name, key_columns)
-    SELECT c.oid, n.nspname, c.relname, v_keys
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
-END $$;
-
-CREATE FUNCTION pgfanout.untrack(p_table text) RETURNS void
--- No fixed search_path here: the table name resolves like in the caller's own SQL.
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_rel  regclass := p_table::regclass;
     v_qual text;
-    v_fn   text := 'capture_' || v_rel::oid::text;
+    v_trg  text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pgfanout.tracked WHERE relid = v_rel) THEN
+    SELECT format('%I.%I', n.nspname, c.relname) INTO v_qual
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel;
+    IF v_qual IS NULL THEN
+        RETURN;  -- the table is gone, and its triggers with it
+    END IF;
+    FOR v_trg IN SELECT tgname FROM pg_trigger WHERE tgrelid = p_rel AND tgname IN (
+                     'pgfanout_capture_insert', 'pgfanout_capture_update',
+                     'pgfanout_capture_delete', 'pgfanout_capture_truncate',
+                     'pgfanout_capture_key_update') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', v_trg, v_qual);
+    END LOOP;
+END $$;
+
+-- Forgets tables dropped while tracked, with their capture functions, so that an OID reused
+-- by a new table is not mistaken for a tracked one.
+CREATE FUNCTION pgfanout.forget_dropped() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_relid oid;
+BEGIN
+    FOR v_relid IN DELETE FROM pgfanout.tracked t
+                   WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = t.relid) RETURNING relid LOOP
+        PERFORM pgfanout.drop_functions(v_relid);
+    END LOOP;
+END $$;
+
+CREATE FUNCTION pgfanout.drop_functions(p_relid oid) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_op text;
+BEGIN
+    FOREACH v_op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS pgfanout.%I()', 'capture_' || p_relid::text || '_' || v_op);
+    END LOOP;
+END $$;
+
+-- The primary key columns in key order; empty for a keyless table.
+CREATE FUNCTION pgfanout.key_columns(p_rel regclass) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT coalesce(array_agg(a.attname::text ORDER BY k.ord), '{}')
+FROM pg_index i
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = p_rel AND i.indisprimary
+$$;
+
+-- Installs capture on one table. Idempotent: a no-op when the table is tracked with its current
+-- primary key and all its triggers; otherwise (key changed, trigger dropped) it reinstalls.
+CREATE FUNCTION pgfanout.track_table(p_rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := pgfanout.key_columns(p_rel);
+BEGIN
+    IF coalesce((SELECT relkind FROM pg_class WHERE oid = p_rel), '-') NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'pgfanout.track: % is not a table', coalesce(p_rel::text, 'NULL');
+    END IF;
+    IF NOT has_table_privilege('pgfanout.changes', 'INSERT') THEN
+        -- The capture functions run as their creator: without this they would fail every write.
+        RAISE EXCEPTION 'pgfanout.track: role % cannot write pgfanout.changes; track tables as the role that ran the migration', current_user;
+    END IF;
+    PERFORM pgfanout.forget_dropped();
+    IF EXISTS (SELECT FROM pgfanout.tracked WHERE relid = p_rel AND key_columns = v_keys)
+       AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = p_rel AND tgname IN (
+                'pgfanout_capture_insert', 'pgfanout_capture_update', 'pgfanout_capture_delete',
+                'pgfanout_capture_truncate', 'pgfanout_capture_key_update'))
+           = (CASE WHEN cardinality(v_keys) > 0 THEN 5 ELSE 4 END) THEN
         RETURN;
     END IF;
-    SELECT format('%I.%I', n.nspname, c.relname) INTO v_qual
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
-    EXECUTE format('DROP TRIGGER IF EXISTS pgfanout_capture_insert ON %s', v_qual);
-    EXECUTE format('DROP TRIGGER IF EXISTS pgfanout_capture_update ON %s', v_qual);
-    EXECUTE format('DROP TRIGGER IF EXISTS pgfanout_capture_delete ON %s', v_qual);
-    EXECUTE format('DROP TRIGGER IF EXISTS pgfanout_capture_truncate ON %s', v_qual);
-    EXECUTE format('DROP FUNCTION IF EXISTS pgfanout.%I()', v_fn || '_insert');
-    EXECUTE format('DROP FUNCTION IF EXISTS pgfanout.%I()', v_fn || '_update');
-    EXECUTE format('DROP FUNCTION IF EXISTS pgfanout.%I()', v_fn || '_delete');
-    DELETE FROM pgfanout.tracked WHERE relid = v_rel;
+    PERFORM pgfanout.install_capture(p_rel, v_keys);
+    INSERT INTO pgfanout.tracked AS t (relid, schema_name, table_name, key_columns)
+    SELECT c.oid, n.nspname, c.relname, v_keys
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel
+    ON CONFLICT (relid) DO UPDATE
+    SET schema_name = excluded.schema_name, table_name = excluded.table_name,
+        key_columns = excluded.key_columns, tracked_at = now();
 END $$;
+
+-- Accepts any regclass text: 'orders', 'public.orders', '"Weird Schema"."Order ""Items"""'.
+-- A SQL function without its own search_path, so the name resolves like in the caller's SQL;
+-- everything else runs in track_table with a fixed one.
+CREATE FUNCTION pgfanout.track(p_table text) RETURNS void
+LANGUAGE sql
+AS $$ SELECT pgfanout.track_table(p_table::regclass) $$;
+
+CREATE FUNCTION pgfanout.untrack_table(p_rel regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_rel IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pgfanout.drop_triggers(p_rel);
+    PERFORM pgfanout.drop_functions(p_rel::oid);
+    DELETE FROM pgfanout.tracked WHERE relid = p_rel;
+    PERFORM pgfanout.forget_dropped();
+END $$;
+
+-- Untracking an untracked table is a no-op.
+CREATE FUNCTION pgfanout.untrack(p_table text) RETURNS void
+LANGUAGE sql
+AS $$ SELECT pgfanout.untrack_table(p_table::regclass) $$;
 
 CREATE FUNCTION pgfanout.tracked()
 RETURNS TABLE (table_name regclass, key_columns text[], tracked_at timestamptz)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT relid::regclass, key_columns, tracked_at FROM pgfanout.tracked ORDER BY schema_name, table_name $$;
+AS $$
+SELECT t.relid::regclass, t.key_columns, t.tracked_at
+FROM pgfanout.tracked t
+JOIN pg_class c ON c.oid = t.relid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+ORDER BY n.nspname, c.relname
+$$;
 
--- Only the schema owner and roles granted below may touch the log (see README, Security).
+-- Only the schema owner and roles granted below may touch the log (docs/capture.md, Security).
 REVOKE ALL ON ALL TABLES IN SCHEMA pgfanout FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA pgfanout FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgfanout FROM PUBLIC;
 
 COMMIT;

@@ -68,10 +68,6 @@ func newMigrate(db *sql.DB, log zerolog.Logger) (*migrate.Migrate, error) {
 }
 
 func run(ctx context.Context, m *migrate.Migrate, log zerolog.Logger) error {
-	before, err := version(m)
-	if err != nil {
-		return err
-	}
 	// golang-migrate has no context; GracefulStop makes it stop between two migrations.
 	done := make(chan struct{})
 	defer close(done)
@@ -82,42 +78,52 @@ func run(ctx context.Context, m *migrate.Migrate, log zerolog.Logger) error {
 		case <-done:
 		}
 	}()
-	err = m.Up()
-	if errors.Is(err, migrate.ErrNoChange) {
-		log.Info().Uint("version", before).Msg("capture schema is up to date")
-		return nil
+	// Versions are read only after Up: before it, without the lock, a concurrent run could be
+	// seen in the middle of a migration (marked dirty while it runs).
+	err := m.Up()
+	var dirty migrate.ErrDirty
+	switch {
+	case errors.As(err, &dirty):
+		// Every migration file runs in one transaction, so a failed attempt left no changes
+		// behind; only an operator can confirm that before forcing the version back.
+		return fmt.Errorf("migrate: version %d is marked dirty in %s (a previous attempt failed); "+
+			"after checking its changes were rolled back, run: %s", dirty.Version, VersionTable, forceBack(dirty.Version))
+	case errors.Is(err, migrate.ErrNoChange):
+		v, err := version(m)
+		log.Info().Uint("version", v).Msg("capture schema is up to date")
+		return err
+	case err != nil:
+		return fmt.Errorf("migrate: apply migrations: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("migrate: apply migrations after version %d: %w", before, err)
-	}
-	after, err := version(m)
+	v, err := version(m)
 	if err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("migrate: stopped at version %d: %w", after, ctx.Err())
+		return fmt.Errorf("migrate: stopped at version %d: %w", v, ctx.Err())
 	}
-	log.Info().Uint("from_version", before).Uint("to_version", after).Msg("applied capture migrations")
+	log.Info().Uint("to_version", v).Msg("applied capture migrations")
 	return nil
 }
 
 // version is the recorded version, 0 before the first migration.
 func version(m *migrate.Migrate) (uint, error) {
-	v, dirty, err := m.Version()
+	v, _, err := m.Version()
 	if errors.Is(err, migrate.ErrNilVersion) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("migrate: read version from %s: %w", VersionTable, err)
 	}
-	if dirty {
-		// Every migration file runs in one transaction, so a failed attempt left no changes
-		// behind; only an operator can confirm that before forcing the version back.
-		return 0, fmt.Errorf("migrate: version %d is marked dirty in %s (a previous attempt failed); "+
-			"after checking its changes were rolled back, run: UPDATE %s SET version = %d, dirty = false",
-			v, VersionTable, VersionTable, int(v)-1)
-	}
 	return v, nil
+}
+
+// forceBack is the SQL that records the version before v, as `migrate force` would.
+func forceBack(v int) string {
+	if v <= 1 {
+		return "DELETE FROM " + VersionTable
+	}
+	return fmt.Sprintf("UPDATE %s SET version = %d, dirty = false", VersionTable, v-1)
 }
 
 // logger adapts zerolog to golang-migrate, which logs each migration it runs.

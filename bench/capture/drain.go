@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// fetchSQL is the publisher's fetch in short: the oldest entries, cut once the batch holds
+// $1 changes (the entry crossing the bound is still taken).
+const fetchSQL = `
+SELECT version, items::text FROM (
+    SELECT version, items, sum(n) OVER (ORDER BY version ROWS UNBOUNDED PRECEDING) - n AS before
+    FROM (SELECT version, n, items FROM pgfanout.changes ORDER BY version LIMIT $1) c
+) s
+WHERE before < $1
+ORDER BY version`
+
+// drainer plays the publisher without RabbitMQ: fetch entries in version order, delete them,
+// and around idle periods flip publisher_idle and wait for a notification or the poll.
+type drainer struct {
+	listen, work *pgx.Conn
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	wake         chan struct{}
+	notifies     atomic.Int64
+	err          error // the drain loop's failure, read after wg.Wait
+	batch        int
+	poll         time.Duration
+}
+
+func startDrainer(ctx context.Context, dbURL string, o options) (*drainer, error) {
+	d := &drainer{wake: make(chan struct{}, 1), batch: o.batch, poll: o.poll}
+	var err error
+	if d.listen, err = pgx.Connect(ctx, dbURL); err != nil {
+		return nil, fmt.Errorf("connect consumer: %w", err)
+	}
+	if d.work, err = pgx.Connect(ctx, dbURL); err != nil {
+		_ = d.listen.Close(ctx)
+		return nil, fmt.Errorf("connect consumer: %w", err)
+	}
+	if _, err = d.listen.Exec(ctx, `LISTEN pgfanout`); err != nil {
+		d.close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	d.cancel = cancel
+	d.wg.Add(2)
+	go d.receive(runCtx)
+	go d.loop(runCtx)
+	return d, nil
+}
+
+// stop ends the consumer once the clients are done; clientErr passes through.
+func (d *drainer) stop(clientErr error) (int64, error) {
+	d.cancel()
+	d.wg.Wait()
+	d.close()
+	return d.notifies.Load(), errors.Join(clientErr, d.err)
+}
+
+func (d *drainer) close() {
+	_ = d.listen.Close(context.Background())
+	_ = d.work.Close(context.Background())
+}
+
+// receive reads every notification (row mode sends one per change; an unread backlog would
+// fill the server's queue) and turns them into a wake-up.
+func (d *drainer) receive(ctx context.Context) {
+	defer d.wg.Done()
+	for {
+		if _, err := d.listen.WaitForNotification(ctx); err != nil {
+			return
+		}
+		d.notifies.Add(1)
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (d *drainer) loop(ctx context.Context) {
+	defer d.wg.Done()
+	idle := true // reset() left publisher_idle up
+	for ctx.Err() == nil {
+		n, err := d.drainOnce(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				d.err = err
+			}
+			return
+		case n > 0 && idle, n == 0 && !idle:
+			// Lower the flag while busy; raise it when empty, then fetch once more because a
+			// change committed before the flag was visible sent no notification.
+			idle = !idle
+			if _, err := d.work.Exec(ctx, `UPDATE pgfanout.settings SET publisher_idle = $1`, idle); err != nil && ctx.Err() == nil {
+				d.err = fmt.Errorf("set publisher_idle: %w", err)
+				return
+			}
+		case n == 0:
+			select {
+			case <-ctx.Done():
+			case <-d.wake:
+			case <-time.After(d.poll):
+			}
+		}
+	}
+}
+
+// drainOnce fetches one batch, reads it as the publisher would, and deletes it.
+func (d *drainer) drainOnce(ctx context.Context) (int, error) {
+	rows, err := d.work.Query(ctx, fetchSQL, d.batch)
+	if err != nil {
+		return 0, fmt.Errorf("fetch: %w", err)
+	}
+	var versions []int64
+	var v int64
+	var items []byte
+	_, err = pgx.ForEachRow(rows, []any{&v, &items}, func() error {
+		versions = append(versions, v)
+		return nil
+	})
+	if err != nil || len(versions) == 0 {
+		return 0, err
+	}
+	if _, err := d.work.Exec(ctx, `DELETE FROM pgfanout.changes WHERE version = ANY($1)`, versions); err != nil {
+		return 0, fmt.Errorf("delete: %w", err)
+	}
+	return len(versions), nil
+}

@@ -1,0 +1,41 @@
+package capture_test
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgfanout/pgfanout/internal/testenv"
+)
+
+// listener is a connection LISTENing on the capture's channel.
+type listener struct {
+	conn *pgx.Conn
+}
+
+func newListener(t testing.TB, url string) *listener {
+	t.Helper()
+	conn := testenv.Connect(t, url)
+	_, err := conn.Exec(ctxT(t), `LISTEN pgfanout`)
+	require.NoError(t, err)
+	return &listener{conn: conn}
+}
+
+// drain returns the payloads of every notification committed so far. It commits a sentinel
+// notification and reads up to it: notifications arrive in commit order, so whatever an
+// earlier commit sent has arrived by then, and "none" needs no waiting on a clock.
+func (l *listener) drain(t testing.TB, s *source) []string {
+	t.Helper()
+	sentinel := testenv.UniqueName("sentinel")
+	s.exec(`SELECT pg_notify('pgfanout', $1)`, sentinel)
+	payloads := []string{}
+	for {
+		n, err := l.conn.WaitForNotification(ctxT(t))
+		require.NoError(t, err, "waiting for the sentinel notification")
+		if n.Payload == sentinel {
+			return payloads
+		}
+		payloads = append(payloads, n.Payload)
+	}
+}
