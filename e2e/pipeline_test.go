@@ -124,17 +124,34 @@ func TestPipelineRowArrives(t *testing.T) {
 	runPipelineCmd(t, "publisher", "migrate", "--source-url", srcURL) // idempotent
 	_, err := src.Exec(ctx, `SELECT pgfanout.track('"Sales Dept"."Order.Items"'), pgfanout.track('public.log')`)
 	require.NoError(t, err)
+	// The publisher runs as a role holding exactly the grants README documents, and the
+	// application writes as a role that owns nothing of pgfanout.
+	pubRole, pubURL := testenv.NewRole(t, srcURL, "")
+	appRole, appURL := testenv.NewRole(t, srcURL, "")
+	for _, q := range []string{
+		"GRANT USAGE ON SCHEMA pgfanout TO %[1]s",
+		"GRANT SELECT, DELETE ON pgfanout.changes TO %[1]s",
+		"GRANT SELECT, UPDATE (publisher_idle) ON pgfanout.settings TO %[1]s",
+		"GRANT SELECT ON pgfanout.backlog TO %[1]s",
+	} {
+		_, err := src.Exec(ctx, fmt.Sprintf(q, pgx.Identifier{pubRole}.Sanitize()))
+		require.NoError(t, err)
+	}
+	_, err = src.Exec(ctx, fmt.Sprintf(`GRANT USAGE ON SCHEMA "Sales Dept" TO %[1]s;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON "Sales Dept"."Order.Items", public.log TO %[1]s`, pgx.Identifier{appRole}.Sanitize()))
+	require.NoError(t, err)
+	app := testenv.Connect(t, appURL)
 	common := []string{"--amqp-url", amqpURL, "--exchange", exchange}
 	repArgs := append([]string{"--replica-url", repURL, "--replica-name", replica, "--http-addr", "127.0.0.1:0"}, common...)
 	runPipelineCmd(t, "replicator", append([]string{"declare"}, repArgs...)...)
 
-	pub := startPipelineProc(t, "publisher", append([]string{"--source-url", srcURL, "--http-addr", "127.0.0.1:0"}, common...)...)
+	pub := startPipelineProc(t, "publisher", append([]string{"--source-url", pubURL, "--http-addr", "127.0.0.1:0"}, common...)...)
 	rpl := startPipelineProc(t, "replicator", repArgs...)
 
-	_, err = src.Exec(ctx, `INSERT INTO "Sales Dept"."Order.Items" VALUES (1, 'O''Brien; DROP TABLE x', '{"a" : 1, "a": 2}', 12345678901234567890.123456789),
+	_, err = app.Exec(ctx, `INSERT INTO "Sales Dept"."Order.Items" VALUES (1, 'O''Brien; DROP TABLE x', '{"a" : 1, "a": 2}', 12345678901234567890.123456789),
 		(2, 'two', null, 'NaN'), (3, 'three', '[]', 0)`)
 	require.NoError(t, err)
-	_, err = src.Exec(ctx, `UPDATE "Sales Dept"."Order.Items" SET id = 30 WHERE id = 3; DELETE FROM "Sales Dept"."Order.Items" WHERE id = 2;
+	_, err = app.Exec(ctx, `UPDATE "Sales Dept"."Order.Items" SET id = 30 WHERE id = 3; DELETE FROM "Sales Dept"."Order.Items" WHERE id = 2;
 		INSERT INTO public.log VALUES ('dup'), ('dup'), ('single'); DELETE FROM public.log WHERE msg = 'single'`)
 	require.NoError(t, err)
 
@@ -143,6 +160,12 @@ func TestPipelineRowArrives(t *testing.T) {
 		require.Eventually(t, func() bool { return tableDigest(t, rep, table) == want }, 30*time.Second, 50*time.Millisecond,
 			"%s never matched the source", table)
 	}
+	// Confirmed changes leave the change log.
+	require.Eventually(t, func() bool {
+		var n int64
+		require.NoError(t, src.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n))
+		return n == 0
+	}, 30*time.Second, 50*time.Millisecond, "the change log never drained")
 	pub.stop(t)
 	rpl.stop(t)
 }
