@@ -25,8 +25,8 @@ func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
 			"--replica-url", "PGFANOUT_REPLICA_URL", "--amqp-url", "PGFANOUT_AMQP_URL",
 			"--replica-name", "PGFANOUT_REPLICA_NAME", "--exchange", "PGFANOUT_EXCHANGE", "(default pgfanout)",
 			"--tables", "PGFANOUT_TABLES", "(default *.*)", "--http-addr", "PGFANOUT_HTTP_ADDR", "(default 127.0.0.1:9188)",
-			"--batch-size", "(default 500)", "--batch-changes", "--batch-wait", "(default 20ms)",
-			"--prefetch", "(default 2000)", "--max-attempts", "(default 5)", "--workers", "PGFANOUT_WORKERS", "--log-level", "--log-format",
+			"--batch-size", "(default 100)", "--batch-changes", "--batch-wait", "(default 20ms)",
+			"--prefetch", "(default 200)", "--max-attempts", "(default 5)", "--workers", "PGFANOUT_WORKERS", "--log-level", "--log-format",
 		} {
 			require.Contains(t, string(out), want, "%v", args)
 		}
