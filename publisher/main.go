@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/sourcegraph/conc/pool"
 
+	"github.com/pgfanout/pgfanout/internal/cli"
 	"github.com/pgfanout/pgfanout/internal/health"
 	"github.com/pgfanout/pgfanout/internal/migrate"
 	"github.com/pgfanout/pgfanout/internal/publish"
@@ -30,37 +29,15 @@ func main() {
 
 // run is the whole program; it returns the exit status: 0, 1 on failure, 2 on bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newCommand(stdout, stderr)
-	if err := root.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "publisher: %v (see publisher --help)\n", err)
-		return 2
-	}
-	if err := root.Run(ctx); err != nil {
-		var usage usageError
-		if errors.As(err, &usage) {
-			fmt.Fprintf(stderr, "publisher: %v (see publisher --help)\n", err)
-			return 2
-		}
-		fmt.Fprintf(stderr, "publisher: %v\n", err)
-		return 1
-	}
-	return 0
+	return cli.Run(ctx, "publisher", newCommand(stdout, stderr), args, stderr)
 }
-
-// usageError is a missing or invalid flag value, reported with exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
 
 // serve runs the publisher and its HTTP endpoint until ctx ends.
 func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err := o.require(); err != nil {
 		return err
 	}
-	log, err := o.logger(stderr)
+	log, err := cli.Logger("publisher", o.logLevel, o.logFormat, stderr)
 	if err != nil {
 		return err
 	}
@@ -94,9 +71,9 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 // migrateSource applies the capture migrations to the source database.
 func migrateSource(ctx context.Context, o *options, stderr io.Writer) error {
 	if o.sourceURL == "" {
-		return usageError{"--source-url (or PGFANOUT_SOURCE_URL) is required"}
+		return cli.UsageError{Msg: "--source-url (or PGFANOUT_SOURCE_URL) is required"}
 	}
-	log, err := o.logger(stderr)
+	log, err := cli.Logger("publisher", o.logLevel, o.logFormat, stderr)
 	if err != nil {
 		return err
 	}
@@ -120,8 +97,8 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "publisher --source-url URL --amqp-url URL [flags] | publisher <subcommand> [flags]",
 		ShortHelp:  "Forward pgfanout's change log from PostgreSQL to a RabbitMQ topic exchange.",
 		FlagSet:    root,
-		Options:    envOptions(),
-		UsageFunc:  usage,
+		Options:    cli.EnvOptions(),
+		UsageFunc:  cli.Usage,
 		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, o, stderr) },
 		Subcommands: []*ffcli.Command{
 			{
@@ -129,8 +106,8 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				ShortUsage: "publisher migrate --source-url URL",
 				ShortHelp:  "Install or upgrade the capture schema (pgfanout) in the source database, then exit.",
 				FlagSet:    mig,
-				Options:    envOptions(),
-				UsageFunc:  usage,
+				Options:    cli.EnvOptions(),
+				UsageFunc:  cli.Usage,
 				Exec:       func(ctx context.Context, _ []string) error { return migrateSource(ctx, o, stderr) },
 			},
 			{
@@ -138,8 +115,8 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				ShortUsage: "publisher healthcheck [--http-addr ADDR]",
 				ShortHelp:  "GET /healthz of a running publisher; exit 0 when healthy, 1 otherwise.",
 				FlagSet:    hc,
-				Options:    envOptions(),
-				UsageFunc:  usage,
+				Options:    cli.EnvOptions(),
+				UsageFunc:  cli.Usage,
 				Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, o.httpAddr) },
 			},
 		},

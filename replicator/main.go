@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/cli"
 	"github.com/pgfanout/pgfanout/internal/health"
 	"github.com/pgfanout/pgfanout/internal/redact"
 	"github.com/pgfanout/pgfanout/internal/replicate"
@@ -31,24 +30,7 @@ func main() {
 
 // run is the whole program; it returns the exit status: 0, 1 on failure, 2 on bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newCommand(stdout, stderr)
-	if err := root.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "replicator: %v (see replicator --help)\n", err)
-		return 2
-	}
-	if err := root.Run(ctx); err != nil {
-		var usage usageError
-		if errors.As(err, &usage) {
-			fmt.Fprintf(stderr, "replicator: %v (see replicator --help)\n", err)
-			return 2
-		}
-		fmt.Fprintf(stderr, "replicator: %v\n", err)
-		return 1
-	}
-	return 0
+	return cli.Run(ctx, "replicator", newCommand(stdout, stderr), args, stderr)
 }
 
 // serve runs the replicator and its HTTP endpoint until ctx ends.
@@ -57,13 +39,13 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := o.logger(stderr)
+	log, err := cli.Logger("replicator", o.logLevel, o.logFormat, stderr)
 	if err != nil {
 		return err
 	}
 	poolCfg, err := apply.PoolConfig(o.replicaURL)
 	if err != nil {
-		return usageError{"--replica-url: " + err.Error()}
+		return cli.UsageError{Msg: "--replica-url: " + err.Error()}
 	}
 	// One connection per worker, one more for catalog lookups.
 	poolCfg.MaxConns = int32(cfg.Workers + 1)
@@ -75,7 +57,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	srv := health.NewServer(o.httpAddr, log)
 	rep, err := replicate.New(cfg, apply.New(db), log, srv.Registry(), srv.SetReady)
 	if err != nil {
-		return usageError{err.Error()}
+		return cli.UsageError{Msg: err.Error()}
 	}
 	if err := srv.Listen(); err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", o.httpAddr, err)
@@ -98,7 +80,7 @@ func declare(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := o.logger(stderr)
+	log, err := cli.Logger("replicator", o.logLevel, o.logFormat, stderr)
 	if err != nil {
 		return err
 	}
@@ -122,8 +104,8 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 		ShortUsage: "replicator --replica-url URL --amqp-url URL [flags] | replicator <subcommand> [flags]",
 		ShortHelp:  "Apply pgfanout change messages from a RabbitMQ queue to a replica PostgreSQL database.",
 		FlagSet:    root,
-		Options:    envOptions(),
-		UsageFunc:  usage,
+		Options:    cli.EnvOptions(),
+		UsageFunc:  cli.Usage,
 		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, o, stderr) },
 		Subcommands: []*ffcli.Command{
 			{
@@ -131,8 +113,8 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				ShortUsage: "replicator declare --replica-url URL --amqp-url URL [flags]",
 				ShortHelp:  "Declare the exchange, the replica's queue, its bindings and dead-letter queue, then exit.",
 				FlagSet:    decl,
-				Options:    envOptions(),
-				UsageFunc:  usage,
+				Options:    cli.EnvOptions(),
+				UsageFunc:  cli.Usage,
 				Exec:       func(ctx context.Context, _ []string) error { return declare(ctx, o, stderr) },
 			},
 			{
@@ -140,8 +122,8 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				ShortUsage: "replicator healthcheck [--http-addr ADDR]",
 				ShortHelp:  "GET /healthz of a running replicator; exit 0 when healthy, 1 otherwise.",
 				FlagSet:    hc,
-				Options:    envOptions(),
-				UsageFunc:  usage,
+				Options:    cli.EnvOptions(),
+				UsageFunc:  cli.Usage,
 				Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, o.httpAddr) },
 			},
 		},

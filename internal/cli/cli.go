@@ -1,0 +1,100 @@
+// Package cli holds what the publisher and replicator programs share around their flags:
+// exit codes, the logger the flags ask for, and a --help that names every environment
+// variable.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/rs/zerolog"
+)
+
+// EnvPrefix is prepended to every flag's environment variable.
+const EnvPrefix = "PGFANOUT"
+
+// EnvOptions makes ff read each flag also from PGFANOUT_<FLAG>.
+func EnvOptions() []ff.Option { return []ff.Option{ff.WithEnvVarPrefix(EnvPrefix)} }
+
+// UsageError is a missing or invalid flag value, reported with exit status 2.
+type UsageError struct{ Msg string }
+
+func (e UsageError) Error() string { return e.Msg }
+
+// Run parses args and runs root; it returns the exit status: 0, 1 on failure, 2 on bad
+// usage.
+func Run(ctx context.Context, program string, root *ffcli.Command, args []string, stderr io.Writer) int {
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", program, err, program)
+		return 2
+	}
+	if err := root.Run(ctx); err != nil {
+		var usage UsageError
+		if errors.As(err, &usage) {
+			fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", program, err, program)
+			return 2
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		return 1
+	}
+	return 0
+}
+
+// Logger builds the zerolog logger for --log-level and --log-format.
+func Logger(program, level, format string, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), UsageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	switch format {
+	case "json":
+	case "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	default:
+		return zerolog.Nop(), UsageError{fmt.Sprintf("--log-format %q: want json or console", format)}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("program", program).Logger(), nil
+}
+
+// Usage lists a command's subcommands and flags, each flag with its environment variable
+// and default.
+func Usage(c *ffcli.Command) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\nUSAGE\n  %s\n", c.ShortHelp, c.ShortUsage)
+	if len(c.Subcommands) > 0 {
+		b.WriteString("\nSUBCOMMANDS\n")
+		tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
+		for _, sub := range c.Subcommands {
+			fmt.Fprintf(tw, "  %s\t%s\n", sub.Name, sub.ShortHelp)
+		}
+		_ = tw.Flush()
+	}
+	b.WriteString("\nFLAGS (each also read from the environment variable shown)\n")
+	tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
+	c.FlagSet.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		def := ""
+		if f.DefValue != "" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(tw, "  --%s %s\t%s\t%s%s\n", f.Name, arg, EnvName(f.Name), help, def)
+	})
+	_ = tw.Flush()
+	return b.String()
+}
+
+// EnvName is the variable ff reads for a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"testing"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRunExitCodes(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		err  error
+		want int
+	}{
+		{"ok", nil, nil, 0},
+		{"help", []string{"--help"}, nil, 0},
+		{"unknown flag", []string{"--nope"}, nil, 2},
+		{"usage error", nil, UsageError{"--x is required"}, 2},
+		{"failure", nil, errors.New("boom"), 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("prog", flag.ContinueOnError)
+			fs.SetOutput(&bytes.Buffer{})
+			fs.String("x", "d", "an `x`")
+			root := &ffcli.Command{Name: "prog", FlagSet: fs, Options: EnvOptions(),
+				Exec: func(context.Context, []string) error { return c.err }}
+			var stderr bytes.Buffer
+			require.Equal(t, c.want, Run(context.Background(), "prog", root, c.args, &stderr))
+		})
+	}
+}
+
+func TestLogger(t *testing.T) {
+	_, err := Logger("p", "loud", "json", &bytes.Buffer{})
+	require.ErrorAs(t, err, &UsageError{})
+	_, err = Logger("p", "info", "xml", &bytes.Buffer{})
+	require.ErrorAs(t, err, &UsageError{})
+	var out bytes.Buffer
+	log, err := Logger("p", "warn", "json", &out)
+	require.NoError(t, err)
+	log.Info().Msg("hidden")
+	log.Warn().Msg("shown")
+	require.NotContains(t, out.String(), "hidden")
+	require.Contains(t, out.String(), `"program":"p"`)
+}
+
+func TestUsageNamesEnvAndDefaults(t *testing.T) {
+	fs := flag.NewFlagSet("prog", flag.ContinueOnError)
+	fs.String("source-url", "", "source `URL`")
+	fs.Int("batch-size", 10, "changes per batch")
+	u := Usage(&ffcli.Command{ShortHelp: "Does things.", ShortUsage: "prog [flags]", FlagSet: fs})
+	require.Contains(t, u, "--source-url URL")
+	require.Contains(t, u, "PGFANOUT_SOURCE_URL")
+	require.Contains(t, u, "PGFANOUT_BATCH_SIZE")
+	require.Contains(t, u, "(default 10)")
+}
