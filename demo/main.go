@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,18 +15,21 @@ import (
 	"time"
 )
 
-//go:embed schema.sql
-var schemaSQL string
-
 func main() {
 	duration := flag.Duration("duration", 20*time.Second, "how long the workload runs")
 	clients := flag.Int("clients", 4, "concurrent workload connections")
 	keep := flag.Bool("keep", false, "keep the temporary directory (logs) after the run")
+	schemaFile := flag.String("schema", "deploy/demo/schema.sql", "demo schema, the same file docker compose loads")
 	flag.Parse()
+	schema, err := os.ReadFile(*schemaFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo: run it from the repository root (make demo):", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, config{duration: *duration, clients: *clients, keep: *keep, schema: schemaSQL})
+	err = run(ctx, config{duration: *duration, clients: *clients, keep: *keep, schema: string(schema)})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(os.Stderr, "\ninterrupted: everything started was stopped")
