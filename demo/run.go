@@ -145,7 +145,7 @@ func (e *env) stop() {
 		e.procs[i].stop()
 	}
 	if e.broker != nil {
-		_ = e.broker.Stop(ctx)
+		_ = e.broker.Close(ctx) // also ends its epmd
 	}
 	for _, pg := range append(e.replicas, e.source) {
 		if pg != nil {

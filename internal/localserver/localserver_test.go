@@ -19,7 +19,7 @@ func TestPostgresStopStart(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	pg, err := StartPostgres(ctx, dir)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+	t.Cleanup(func() { _ = pg.Kill() })
 
 	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
 	require.NoError(t, err)
@@ -48,7 +48,7 @@ func TestRabbitMQStopStart(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	r, err := StartRabbitMQ(ctx, dir)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
 
 	conn, err := amqp.Dial(r.URL())
 	require.NoError(t, err)

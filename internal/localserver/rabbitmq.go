@@ -2,144 +2,142 @@ package localserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 )
 
-// RabbitMQ is a private RabbitMQ node with its own name, ports and data directory.
+// RabbitMQ is a private broker node for whoever must stop and restart a broker (a shared
+// one must never be stopped). It has its own node name, ports, epmd, Erlang cookie, HOME and
+// data directory; Stop keeps the data, so durable queues and persistent messages survive a
+// Stop/Start.
 type RabbitMQ struct {
-	Server string // path of rabbitmq-server
 	Dir    string
 	Node   string
-	Port   int
-	Dist   int
-	cmd    *exec.Cmd
-	done   chan struct{}
+	Port   int // AMQP
+	bin    rabbitBinaries
+	env    []string
+	epmd   *exec.Cmd // ours alone, so that Close can end it by PID
+	cmd    *exec.Cmd // the node while it runs
+	exited chan struct{}
 }
 
-// StartRabbitMQ starts a node keeping its data in dir.
+// StartRabbitMQ starts a node keeping its files in dir. Close ends it and its epmd.
 func StartRabbitMQ(ctx context.Context, dir string) (*RabbitMQ, error) {
-	server := os.Getenv("PGFANOUT_TEST_RABBITMQ_SERVER")
-	if server == "" {
-		p, err := exec.LookPath("rabbitmq-server")
-		if err != nil {
-			return nil, errors.New("rabbitmq-server not found: apt-get install rabbitmq-server")
-		}
-		server = p
-	}
-	port, err := FreePort()
+	bin, err := findRabbitMQ()
 	if err != nil {
 		return nil, err
 	}
-	dist, err := FreePort()
+	ports, err := freePorts(3) // AMQP, Erlang distribution, epmd
 	if err != nil {
 		return nil, err
 	}
-	r := &RabbitMQ{Server: server, Dir: dir, Port: port, Dist: dist,
-		Node: "pgfanout-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(port) + "@localhost"}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	r := &RabbitMQ{Dir: dir, Node: uniqueNode(), Port: ports[0], bin: bin}
+	if r.env, err = r.prepare(ports); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "enabled_plugins"), []byte("[].\n"), 0o644); err != nil {
+	r.epmd = exec.Command(bin.epmd, "-port", strconv.Itoa(ports[2]), "-address", "127.0.0.1")
+	r.epmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // ^C must not end it before the node
+	if err := r.epmd.Start(); err != nil {
+		return nil, fmt.Errorf("start epmd: %w", err)
+	}
+	if err := r.Start(ctx); err != nil {
+		_ = r.Close(context.Background())
 		return nil, err
 	}
-	if err := chownForRabbitMQ(dir); err != nil {
-		return nil, err
-	}
-	return r, r.Start(ctx)
+	return r, nil
 }
 
-// URL is the AMQP URL (guest is allowed on loopback).
-func (r *RabbitMQ) URL() string { return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", r.Port) }
+// URL is the node's AMQP URL (guest may log in over loopback).
+func (r *RabbitMQ) URL() string { return "amqp://guest:guest@" + loopback(r.Port) + "/" }
 
-func (r *RabbitMQ) env() []string {
-	return append(os.Environ(),
-		"HOME="+r.Dir, // its own Erlang cookie, not the user's
-		"RABBITMQ_NODENAME="+r.Node,
-		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
-		"RABBITMQ_NODE_PORT="+strconv.Itoa(r.Port),
-		"RABBITMQ_DIST_PORT="+strconv.Itoa(r.Dist),
-		"RABBITMQ_MNESIA_BASE="+filepath.Join(r.Dir, "mnesia"),
-		"RABBITMQ_LOG_BASE="+filepath.Join(r.Dir, "log"),
-		"RABBITMQ_PID_FILE="+filepath.Join(r.Dir, "pid"),
-		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(r.Dir, "enabled_plugins"),
-		"RABBITMQ_CONFIG_FILE="+filepath.Join(r.Dir, "none"),
-		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(r.Dir, "none-advanced.config"),
-	)
-}
+func (r *RabbitMQ) logFile() string { return filepath.Join(r.Dir, "server.log") }
 
-// Start runs the node in the background and waits until it has booted.
+// Start starts the (stopped) node and waits until it accepts connections.
 func (r *RabbitMQ) Start(ctx context.Context) error {
-	cmd := exec.Command(r.Server)
-	cmd.Env = r.env()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	log, err := os.OpenFile(filepath.Join(r.Dir, "server.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	out, err := os.OpenFile(r.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd.Stdout, cmd.Stderr = log, log
+	defer out.Close() // the child has its own copy
+	cmd := exec.Command(r.bin.server)
+	cmd.Env, cmd.Stdout, cmd.Stderr = r.env, out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group: the VM can be killed with it
 	if err := cmd.Start(); err != nil {
-		log.Close()
 		return fmt.Errorf("start rabbitmq-server: %w", err)
 	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); log.Close(); close(r.done) }()
-	// `wait` polls for the pid file and then for the app; await_startup alone fails while the
-	// node has not yet registered with epmd.
-	if err := r.ctl(ctx, "wait", "--timeout", "120", filepath.Join(r.Dir, "pid")); err != nil {
+	exited := make(chan struct{})
+	r.cmd, r.exited = cmd, exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	if err := r.awaitStartup(ctx); err != nil {
 		_ = r.Stop(context.Background())
 		return err
 	}
 	return nil
 }
 
-// Stop stops the node and waits for its process group to exit.
+// awaitStartup polls until the node has booted. await_startup alone fails while the node
+// has not yet registered with epmd, hence the loop.
+func (r *RabbitMQ) awaitStartup(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for r.ctl(ctx, 30*time.Second, "await_startup", "--timeout", "30") != nil {
+		select {
+		case <-r.exited:
+			return fmt.Errorf("rabbitmq-server exited during start-up; see %s", r.logFile())
+		case <-ctx.Done():
+			return fmt.Errorf("RabbitMQ node %s did not start: %w; see %s", r.Node, ctx.Err(), r.logFile())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Stop stops the node gracefully, keeping its data; if rabbitmqctl fails (the error is
+// returned) or the node lingers, its process group is terminated. Either way the node has
+// exited when Stop returns.
 func (r *RabbitMQ) Stop(ctx context.Context) error {
 	if r.cmd == nil {
 		return nil
 	}
-	err := r.ctl(ctx, "stop")
+	err := r.ctl(ctx, 60*time.Second, "stop")
 	if err != nil {
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
 	}
 	select {
-	case <-r.done:
+	case <-r.exited:
 	case <-ctx.Done():
 		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-r.done
+		<-r.exited
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-r.exited
 	}
 	r.cmd = nil
 	return err
 }
 
-// chownForRabbitMQ hands dir to the rabbitmq OS user when we are root: Debian's
-// rabbitmq-server and rabbitmqctl drop to that user.
-func chownForRabbitMQ(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
+// Close stops the node and ends its epmd.
+func (r *RabbitMQ) Close(ctx context.Context) error {
+	err := r.Stop(ctx)
+	if r.epmd != nil && r.epmd.Process != nil {
+		_ = r.epmd.Process.Kill()
+		_ = r.epmd.Wait()
+		r.epmd = nil
 	}
-	u, err := user.Lookup("rabbitmq")
-	if err != nil {
-		return nil // not a packaged install; it runs as us
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return chownTree(dir, uid, gid)
+	return err
 }
 
-func (r *RabbitMQ) ctl(ctx context.Context, args ...string) error {
-	ctl := filepath.Join(filepath.Dir(r.Server), "rabbitmqctl")
-	if _, err := os.Stat(ctl); err != nil {
-		ctl = "rabbitmqctl"
-	}
-	cmd := exec.CommandContext(ctx, ctl, append([]string{"-n", r.Node}, args...)...)
-	cmd.Env = r.env()
+// ctl runs rabbitmqctl against the node, bounded by timeout as well as ctx.
+func (r *RabbitMQ) ctl(ctx context.Context, timeout time.Duration, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.bin.ctl, append([]string{"-q", "-n", r.Node}, args...)...)
+	cmd.Env = r.env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("rabbitmqctl %v: %w: %s", args, err, out)
 	}
