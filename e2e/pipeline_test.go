@@ -1,97 +1,45 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
-// pipelineBins builds both programs once per test binary.
-var pipelineBins = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "pgfanout-e2e-bin-")
-	if err != nil {
-		return "", err
-	}
-	out, err := exec.Command("go", "build", "-o", dir+"/", "../publisher", "../replicator").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %w: %s", err, out)
-	}
-	return dir, nil
-})
-
-// pipelineProc is a running program with its output captured for failure messages.
-type pipelineProc struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startPipelineProc(t *testing.T, name string, args ...string) *pipelineProc {
+// startPipelineProc runs a program until the test ends, printing its output if the test
+// failed.
+func startPipelineProc(t *testing.T, bin string, args ...string) *proctest.Proc {
 	t.Helper()
-	dir, err := pipelineBins()
+	p, err := proctest.Start(bin, args...)
 	require.NoError(t, err)
-	p := &pipelineProc{cmd: exec.Command(filepath.Join(dir, name), args...), out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	require.NoError(t, p.cmd.Start())
-	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		p.Kill()
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.String())
+			t.Logf("%s output:\n%s", filepath.Base(bin), p.Output())
 		}
 	})
 	return p
 }
 
-// stop sends SIGTERM and requires a clean exit within 10 s.
-func (p *pipelineProc) stop(t *testing.T) {
+// stopPipelineProc sends SIGTERM and requires a clean exit within 10 s.
+func stopPipelineProc(t *testing.T, p *proctest.Proc) {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.done:
-		p.done <- err
-		require.NoError(t, err, "exit after SIGTERM:\n%s", p.out.String())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not exit within 10 s of SIGTERM", p.cmd.Path)
-	}
+	require.NoError(t, p.Terminate(10*time.Second), "exit after SIGTERM:\n%s", p.Output())
 }
 
-func runPipelineCmd(t *testing.T, name string, args ...string) {
+func runPipelineCmd(t *testing.T, bin string, args ...string) {
 	t.Helper()
-	dir, err := pipelineBins()
-	require.NoError(t, err)
-	out, err := exec.Command(filepath.Join(dir, name), args...).CombinedOutput()
-	require.NoError(t, err, "%s %v:\n%s", name, args, out)
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	require.NoError(t, err, "%s %v:\n%s", filepath.Base(bin), args, out)
 }
 
 // tableDigest is a table's rows as sorted text, so equal tables give equal strings and
@@ -108,6 +56,7 @@ func tableDigest(t *testing.T, conn *pgx.Conn, table string) string {
 // trigger → publisher → RabbitMQ → replicator → replica, then a clean SIGTERM of both.
 func TestPipelineRowArrives(t *testing.T) {
 	ctx := context.Background()
+	publisher, replicator := buildPublisher(t), buildReplicator(t)
 	srcURL, repURL := testenv.NewDatabase(t), testenv.NewDatabase(t)
 	amqpURL := testenv.AMQPURL(t)
 	exchange, replica := testenv.UniqueName("pgf_x"), testenv.UniqueName("pgf_r")
@@ -120,8 +69,8 @@ func TestPipelineRowArrives(t *testing.T) {
 		_, err := c.Exec(ctx, ddl)
 		require.NoError(t, err)
 	}
-	runPipelineCmd(t, "publisher", "migrate", "--source-url", srcURL)
-	runPipelineCmd(t, "publisher", "migrate", "--source-url", srcURL) // idempotent
+	runPipelineCmd(t, publisher, "migrate", "--source-url", srcURL)
+	runPipelineCmd(t, publisher, "migrate", "--source-url", srcURL) // idempotent
 	_, err := src.Exec(ctx, `SELECT pgfanout.track('"Sales Dept"."Order.Items"'), pgfanout.track('public.log')`)
 	require.NoError(t, err)
 	// The publisher runs as a role holding exactly the grants README documents, and the
@@ -143,10 +92,10 @@ func TestPipelineRowArrives(t *testing.T) {
 	app := testenv.Connect(t, appURL)
 	common := []string{"--amqp-url", amqpURL, "--exchange", exchange}
 	repArgs := append([]string{"--replica-url", repURL, "--replica-name", replica, "--http-addr", "127.0.0.1:0"}, common...)
-	runPipelineCmd(t, "replicator", append([]string{"declare"}, repArgs...)...)
+	runPipelineCmd(t, replicator, append([]string{"declare"}, repArgs...)...)
 
-	pub := startPipelineProc(t, "publisher", append([]string{"--source-url", pubURL, "--http-addr", "127.0.0.1:0"}, common...)...)
-	rpl := startPipelineProc(t, "replicator", repArgs...)
+	pub := startPipelineProc(t, publisher, append([]string{"--source-url", pubURL, "--http-addr", "127.0.0.1:0"}, common...)...)
+	rpl := startPipelineProc(t, replicator, repArgs...)
 
 	_, err = app.Exec(ctx, `INSERT INTO "Sales Dept"."Order.Items" VALUES (1, 'O''Brien; DROP TABLE x', '{"a" : 1, "a": 2}', 12345678901234567890.123456789),
 		(2, 'two', null, 'NaN'), (3, 'three', '[]', 0)`)
@@ -166,6 +115,6 @@ func TestPipelineRowArrives(t *testing.T) {
 		require.NoError(t, src.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n))
 		return n == 0
 	}, 30*time.Second, 50*time.Millisecond, "the change log never drained")
-	pub.stop(t)
-	rpl.stop(t)
+	stopPipelineProc(t, pub)
+	stopPipelineProc(t, rpl)
 }
