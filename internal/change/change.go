@@ -32,6 +32,22 @@ const (
 	ContentType        = "application/json"
 )
 
+// ValueSettings are the session settings under which the capture printed row images (its
+// trigger functions pin them): money in the C locale, ISO dates, postgres-style intervals,
+// shortest-exact floats, hex bytea. A reader that parses or prints values under the same
+// settings (the replicator does) rebuilds them exactly; TimeZone makes text output of
+// timestamptz comparable.
+func ValueSettings() map[string]string {
+	return map[string]string{
+		"lc_monetary":        "C",
+		"DateStyle":          "ISO, YMD",
+		"IntervalStyle":      "postgres",
+		"TimeZone":           "UTC",
+		"extra_float_digits": "3",
+		"bytea_output":       "hex",
+	}
+}
+
 // Change is one captured row change.
 type Change struct {
 	Version     int64           `json:"version"`

@@ -16,25 +16,16 @@ import (
 	"github.com/pgfanout/pgfanout/migrations"
 )
 
-// Settings pin everything that shapes text output, so dumps of the source and the replica
-// compare byte for byte.
-var Settings = map[string]string{
-	"TimeZone":           "UTC",
-	"DateStyle":          "ISO, YMD",
-	"IntervalStyle":      "postgres",
-	"extra_float_digits": "3",
-	"bytea_output":       "hex",
-	"lc_monetary":        "C",
-}
-
-// Connect opens a connection with Settings, closed when the test ends.
+// Connect opens a connection with the replicator's session settings (everything that shapes
+// text output is pinned, so dumps of the source and the replica compare byte for byte),
+// closed when the test ends.
 func Connect(t testing.TB, url string) *pgx.Conn {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		t.Fatalf("parse %s: %v", url, err)
 	}
-	for k, v := range Settings {
+	for k, v := range change.ValueSettings() {
 		cfg.RuntimeParams[k] = v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -49,14 +49,7 @@ func NewRole(t testing.TB, dbURL, attrs string) (name, roleURL string) {
 
 func captureExec(t testing.TB, dbURL, sql string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	if err := execOnce(dbURL, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
