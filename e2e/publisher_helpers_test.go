@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,15 +18,15 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 // buildPublisher builds ./publisher into the test's temp dir.
 func buildPublisher(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "publisher")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/pgfanout/pgfanout/publisher").CombinedOutput()
-	require.NoError(t, err, "go build ./publisher: %s", out)
+	bin, err := proctest.Build(t.TempDir(), "publisher")
+	require.NoError(t, err)
 	return bin
 }
 

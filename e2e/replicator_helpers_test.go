@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,9 +22,8 @@ import (
 // buildReplicator builds ./replicator into the test's temp dir.
 func buildReplicator(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "replicator")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/pgfanout/pgfanout/replicator").CombinedOutput()
-	require.NoError(t, err, "go build ./replicator: %s", out)
+	bin, err := proctest.Build(t.TempDir(), "replicator")
+	require.NoError(t, err)
 	return bin
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/rs/zerolog"
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
@@ -35,11 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // serve runs the replicator and its HTTP endpoint until ctx ends.
 func serve(ctx context.Context, o *options, stderr io.Writer) error {
-	cfg, err := o.config()
-	if err != nil {
-		return err
-	}
-	log, err := cli.Logger("replicator", o.logLevel, o.logFormat, stderr)
+	cfg, log, err := o.setup(stderr)
 	if err != nil {
 		return err
 	}
@@ -74,13 +71,19 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	return nil
 }
 
-// declare creates the exchange, queues and bindings, then exits.
-func declare(ctx context.Context, o *options, stderr io.Writer) error {
+// setup validates the flags into a Config and builds the logger they ask for.
+func (o *options) setup(stderr io.Writer) (replicate.Config, zerolog.Logger, error) {
 	cfg, err := o.config()
 	if err != nil {
-		return err
+		return replicate.Config{}, zerolog.Nop(), err
 	}
 	log, err := cli.Logger("replicator", o.logLevel, o.logFormat, stderr)
+	return cfg, log, err
+}
+
+// declare creates the exchange, queues and bindings, then exits.
+func declare(ctx context.Context, o *options, stderr io.Writer) error {
+	cfg, log, err := o.setup(stderr)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
+
+	"github.com/pgfanout/pgfanout/internal/proctest"
 )
 
 // buildReplicator builds ./replicator into a temp dir.
@@ -14,11 +13,10 @@ func buildReplicator() (string, func(), error) {
 		return "", nil, err
 	}
 	cleanup := func() { _ = os.RemoveAll(dir) }
-	bin := filepath.Join(dir, "replicator")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/pgfanout/pgfanout/replicator").CombinedOutput()
+	bin, err := proctest.Build(dir, "replicator")
 	if err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("go build ./replicator: %w: %s", err, out)
+		return "", nil, err
 	}
 	return bin, cleanup, nil
 }
