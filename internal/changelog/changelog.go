@@ -24,7 +24,6 @@ type Limits struct {
 type Batch struct {
 	Versions []int64         // the entries' versions (primary keys), for Delete
 	Changes  []change.Change // entry by entry, in version order of the entries
-	Bytes    int             // size of the entries' items JSON
 }
 
 // Empty reports whether the fetch found nothing.
@@ -136,6 +135,5 @@ func (e *entry) explode(b *Batch) error {
 		return fmt.Errorf("items hold %d changes, n says %d", got, e.n)
 	}
 	b.Versions = append(b.Versions, e.version)
-	b.Bytes += len(e.items)
 	return nil
 }

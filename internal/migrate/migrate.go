@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -132,14 +133,7 @@ type logger struct {
 }
 
 func (l logger) Printf(format string, v ...any) {
-	l.log.Info().Msgf("migrate: "+trimNewline(format), v...)
+	l.log.Info().Msgf("migrate: "+strings.TrimSuffix(format, "\n"), v...)
 }
 
 func (l logger) Verbose() bool { return l.log.GetLevel() <= zerolog.DebugLevel }
-
-func trimNewline(s string) string {
-	if n := len(s); n > 0 && s[n-1] == '\n' {
-		return s[:n-1]
-	}
-	return s
-}
