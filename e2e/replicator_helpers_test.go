@@ -61,7 +61,7 @@ func newRepEnv(t *testing.T, repURL, amqpURL string) *repEnv {
 	e := &repEnv{bin: buildReplicator(t), repURL: repURL, amqpURL: amqpURL,
 		exchange: testenv.UniqueName("pgf_x"), name: testenv.UniqueName("pgf_r"), rnd: rand.New(rand.NewPCG(1, 2))}
 	queue := "pgfanout." + e.name
-	testenv.CleanupAMQP(t, []string{e.exchange, e.exchange + ".dead"}, []string{queue, queue + ".dead"})
+	testenv.CleanupAMQP(t, amqpURL, []string{e.exchange, e.exchange + ".dead"}, []string{queue, queue + ".dead"})
 	e.src = sourcetest.Connect(t, testenv.NewDatabase(t))
 	sourcetest.ApplyCapture(t, e.src)
 	sourcetest.Exec(t, e.src, repDDL...)

@@ -44,7 +44,7 @@ func TestReplicatorDeclareCreatesQueueAndBindings(t *testing.T) {
 	bin := buildReplicator(t)
 	amqpURL, exchange, name := testenv.AMQPURL(t), testenv.UniqueName("pgf_x"), testenv.UniqueName("pgf_r")
 	queue := "pgfanout." + name
-	testenv.CleanupAMQP(t, []string{exchange, exchange + ".dead"}, []string{queue, queue + ".dead"})
+	testenv.CleanupAMQP(t, amqpURL, []string{exchange, exchange + ".dead"}, []string{queue, queue + ".dead"})
 	out, err := exec.Command(bin, "declare", "--replica-url", "postgres://u:p@db.example:5432/app", "--amqp-url", amqpURL,
 		"--exchange", exchange, "--replica-name", name, "--tables", `public.*, sales.orders, "odd.schema"."x*y"`).CombinedOutput()
 	require.NoError(t, err, "%s", out)

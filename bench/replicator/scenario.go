@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/replicate"
@@ -162,19 +161,7 @@ func createDatabase(ctx context.Context, adminURL, ddl string) (string, func(), 
 }
 
 func deleteTopology(amqpURL string, cfg *replicate.Config) {
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return
-	}
-	_, _ = ch.QueueDelete(cfg.Queue(), false, false, false)
-	_, _ = ch.QueueDelete(cfg.DeadQueue(), false, false, false)
-	_ = ch.ExchangeDelete(cfg.Exchange, false, false)
-	_ = ch.ExchangeDelete(cfg.DeadExchange(), false, false)
+	testenv.DeleteAMQP(amqpURL, []string{cfg.Exchange, cfg.DeadExchange()}, []string{cfg.Queue(), cfg.DeadQueue()})
 }
 
 func plural(n int, suffix string) string {

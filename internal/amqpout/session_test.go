@@ -20,7 +20,7 @@ func TestPublishConfirmsAndCountsReturns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	exchange, queue := testenv.UniqueName("pgfanout_test_x"), testenv.UniqueName("pgfanout_test_q")
-	testenv.CleanupAMQP(t, []string{exchange}, []string{queue})
+	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{exchange}, []string{queue})
 	var returned atomic.Int64
 	s, err := Open(ctx, Config{URL: testenv.AMQPURL(t), Exchange: exchange, Name: "test",
 		Returned: func(amqp.Return) { returned.Add(1) }})
@@ -60,7 +60,7 @@ func TestSessionReportsClosedChannel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	exchange := testenv.UniqueName("pgfanout_test_x")
-	testenv.CleanupAMQP(t, []string{exchange}, nil)
+	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{exchange}, nil)
 	s, err := Open(ctx, Config{URL: testenv.AMQPURL(t), Exchange: exchange, Name: "test"})
 	require.NoError(t, err)
 	defer s.Close(time.Second)
@@ -88,7 +88,7 @@ func TestOpenRejectsExchangeOfAnotherType(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	exchange := testenv.UniqueName("pgfanout_test_x")
-	testenv.CleanupAMQP(t, []string{exchange}, nil)
+	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{exchange}, nil)
 	ch := testenv.AMQPChannel(t)
 	require.NoError(t, ch.ExchangeDeclare(exchange, amqp.ExchangeFanout, true, false, false, false, nil))
 	_, err := Open(ctx, Config{URL: testenv.AMQPURL(t), Exchange: exchange, Name: "test"})

@@ -42,7 +42,7 @@ func newHarness(t *testing.T) *harness {
 	h.conn = testenv.Connect(t, h.url)
 	h.exec(`CREATE TABLE t (id int PRIMARY KEY, v text)`, `SELECT pgfanout.track('t')`)
 	h.exchange, h.queue = testenv.UniqueName("pgfanout_test_x"), testenv.UniqueName("pgfanout_test_q")
-	testenv.CleanupAMQP(t, []string{h.exchange}, []string{h.queue})
+	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{h.exchange}, []string{h.queue})
 	h.ch = testenv.AMQPChannel(t)
 	require.NoError(t, h.ch.ExchangeDeclare(h.exchange, amqp.ExchangeTopic, true, false, false, false, nil))
 	_, err := h.ch.QueueDeclare(h.queue, false, false, false, false, nil)

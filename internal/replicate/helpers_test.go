@@ -46,7 +46,7 @@ func newRig(t *testing.T) *rig {
 		Reconnect:  backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
 	}
 	r.cfg.Defaults()
-	testenv.CleanupAMQP(t, []string{r.cfg.Exchange, r.cfg.DeadExchange()}, []string{r.cfg.Queue(), r.cfg.DeadQueue()})
+	testenv.CleanupAMQP(t, r.cfg.AMQPURL, []string{r.cfg.Exchange, r.cfg.DeadExchange()}, []string{r.cfg.Queue(), r.cfg.DeadQueue()})
 	sourcetest.Exec(t, sourcetest.Connect(t, r.repURL), `CREATE TABLE k (id int PRIMARY KEY, v text CHECK (v <> 'bad'))`)
 	cfg, err := apply.PoolConfig(r.repURL)
 	require.NoError(t, err)

@@ -5,15 +5,16 @@ package sourcetest
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 
 	"github.com/pgfanout/pgfanout/internal/change"
-	"github.com/pgfanout/pgfanout/migrations"
+	"github.com/pgfanout/pgfanout/internal/changelog"
+	"github.com/pgfanout/pgfanout/internal/migrate"
 )
 
 // Connect opens a connection with the replicator's session settings (everything that shapes
@@ -38,15 +39,14 @@ func Connect(t testing.TB, url string) *pgx.Conn {
 	return conn
 }
 
-// ApplyCapture runs migrations/000001_capture.up.sql on the database.
+// ApplyCapture installs the capture on conn's database the way `publisher migrate` does
+// (every migration, not just the first).
 func ApplyCapture(t testing.TB, conn *pgx.Conn) {
 	t.Helper()
-	sql, err := migrations.FS.ReadFile("000001_capture.up.sql")
-	if err != nil {
-		t.Fatalf("read capture migration: %v", err)
-	}
-	if _, err := conn.Exec(context.Background(), string(sql)); err != nil {
-		t.Fatalf("apply capture migration: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := migrate.Up(ctx, conn.Config().ConnString(), zerolog.Nop()); err != nil {
+		t.Fatalf("apply capture migrations: %v", err)
 	}
 }
 
@@ -92,24 +92,22 @@ func Entries(t testing.TB, conn *pgx.Conn, after int64) [][]change.Change {
 	return entries
 }
 
-// expand turns an entry's items, [[version, key, row], …], into changes. json.RawMessage keeps
-// key and row byte-exact.
+// expand turns an entry's items, [[version, key, row], …], into changes with the publisher's
+// own decoder; key and row stay byte-exact.
 func expand(t testing.TB, base change.Change, items string) []change.Change {
-	var triples [][3]json.RawMessage
-	if err := json.Unmarshal([]byte(items), &triples); err != nil {
+	var out []change.Change
+	err := changelog.EachItem([]byte(items), func(version int64, key, row []byte) {
+		c := base
+		c.Version, c.Key, c.Row = version, key, row
+		out = append(out, c)
+	})
+	if err != nil {
 		t.Fatalf("parse items: %v", err)
 	}
-	out := make([]change.Change, len(triples))
-	for i, tr := range triples {
-		c := base
-		if err := json.Unmarshal(tr[0], &c.Version); err != nil {
-			t.Fatalf("parse version %s: %v", tr[0], err)
-		}
-		c.Key, c.Row = tr[1], tr[2]
+	for _, c := range out {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("captured change is invalid: %v", err)
 		}
-		out[i] = c
 	}
 	return out
 }

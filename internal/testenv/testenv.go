@@ -117,26 +117,30 @@ func AMQPChannel(t testing.TB) *amqp.Channel {
 	return ch
 }
 
-// DeleteExchangeAndQueues removes test topology when the test ends.
-func CleanupAMQP(t testing.TB, exchanges []string, queues []string) {
+// CleanupAMQP removes exchanges and queues from the broker at amqpURL when the test ends.
+func CleanupAMQP(t testing.TB, amqpURL string, exchanges, queues []string) {
 	t.Helper()
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(os.Getenv(AMQPEnv))
-		if err != nil {
-			return
+	t.Cleanup(func() { DeleteAMQP(amqpURL, exchanges, queues) })
+}
+
+// DeleteAMQP removes exchanges and queues from the broker at amqpURL, best effort: what is
+// already gone, or a broker that is gone, is fine.
+func DeleteAMQP(amqpURL string, exchanges, queues []string) {
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	for _, q := range queues {
+		_, _ = ch.QueueDelete(q, false, false, false)
+	}
+	for _, e := range exchanges {
+		if strings.TrimSpace(e) != "" {
+			_ = ch.ExchangeDelete(e, false, false)
 		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			return
-		}
-		for _, q := range queues {
-			_, _ = ch.QueueDelete(q, false, false, false)
-		}
-		for _, e := range exchanges {
-			if strings.TrimSpace(e) != "" {
-				_ = ch.ExchangeDelete(e, false, false)
-			}
-		}
-	})
+	}
 }
