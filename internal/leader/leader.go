@@ -26,8 +26,12 @@ type Elector struct {
 	Log     zerolog.Logger
 	// Connected, when set, is told whether the elector's connection is up (for readiness).
 	Connected func(bool)
-	// Reconnected, when set, is called when a connection is opened after a lost one.
+	// Reconnected, when set, is called whenever a connection is opened after an earlier one
+	// (lost while standing by, or closed by the caller when its term ended), once per
+	// reconnection however many attempts it took.
 	Reconnected func()
+
+	opened bool // a connection was opened before
 }
 
 // Acquire blocks until this session holds the lock, then returns the connection holding
@@ -77,9 +81,11 @@ func (e *Elector) connect(ctx context.Context, down *outage.Tracker) (*pgx.Conn,
 	for {
 		conn, err := e.Connect(ctx)
 		if err == nil {
-			if down.OK() && e.Reconnected != nil {
+			down.OK()
+			if e.opened && e.Reconnected != nil {
 				e.Reconnected()
 			}
+			e.opened = true
 			e.setConnected(true)
 			return conn, nil
 		}

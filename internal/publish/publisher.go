@@ -100,9 +100,6 @@ func (p *Publisher) campaign(ctx context.Context) error {
 			}
 			return err
 		}
-		if lost > 0 {
-			p.m.reconnects.WithLabelValues(targetPostgres).Inc()
-		}
 		started := time.Now()
 		p.status.setLeader(true)
 		p.log.Info().Msg("took the leader lock; publishing")
