@@ -69,10 +69,11 @@ func run(ctx context.Context) error {
 // runOnce runs every configuration once; the note says why logical replication has no figures.
 func runOnce(ctx context.Context, o *options, bin string) ([]result, string, error) {
 	var results []result
-	for _, w := range o.workers {
-		if !o.replicator {
-			break
-		}
+	workers := o.workers
+	if !o.replicator {
+		workers = nil
+	}
+	for _, w := range workers {
 		for _, n := range o.processes {
 			rs, err := benchReplicator(ctx, o, bin, n, w)
 			if err != nil {
@@ -99,7 +100,7 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.rows, "rows", 200000, "rows inserted, then updated, then deleted per run")
 	flag.IntVar(&o.rowBytes, "row-bytes", 300, "approximate size of a row's JSON image")
 	flag.IntVar(&o.perMessage, "changes-per-message", 1000, "changes per message, as the publisher batches them")
-	// With the default prefetch (2000 messages) the first process to connect takes a whole
+	// With the default prefetch (200 messages) the first process to connect takes most of a
 	// pre-filled backlog of a few hundred messages and the others idle; 50 messages is two
 	// batches of 20,000 changes each.
 	flag.IntVar(&o.prefetch, "prefetch", 50, "--prefetch of every replicator process")
