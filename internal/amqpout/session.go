@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/sourcegraph/conc"
 
 	"github.com/pgfanout/pgfanout/internal/change"
-	"github.com/pgfanout/pgfanout/internal/redact"
 )
 
 // Config says where and how to publish.
@@ -35,9 +33,6 @@ type Message struct {
 	Body       []byte
 }
 
-// dialTimeout bounds the TCP connect and the AMQP handshake.
-const dialTimeout = 10 * time.Second
-
 // Session is one connection and one confirm-mode channel. Once it fails it stays failed:
 // the caller closes it and opens a new one.
 type Session struct {
@@ -52,15 +47,11 @@ type Session struct {
 }
 
 // Open connects, puts a channel in confirm mode and declares the exchange. ctx cancels the
-// TCP connect.
+// connect and the handshake.
 func Open(ctx context.Context, cfg Config) (*Session, error) {
-	conn, err := amqp.DialConfig(cfg.URL, amqp.Config{
-		Heartbeat:  10 * time.Second,
-		Properties: amqp.Table{"connection_name": cfg.Name},
-		Dial:       dialContext(ctx),
-	})
+	conn, err := Dial(ctx, cfg.URL, cfg.Name)
 	if err != nil {
-		return nil, fmt.Errorf("connect to RabbitMQ %s: %w", redact.URL(cfg.URL), err)
+		return nil, err
 	}
 	s := &Session{cfg: cfg, conn: conn, done: make(chan struct{})}
 	if err := s.setup(); err != nil {
@@ -69,22 +60,6 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-func dialContext(ctx context.Context) func(network, addr string) (net.Conn, error) {
-	return func(network, addr string) (net.Conn, error) {
-		d := net.Dialer{Timeout: dialTimeout}
-		conn, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		// amqp091 clears the deadline once the handshake is done.
-		if err := conn.SetDeadline(time.Now().Add(dialTimeout)); err != nil {
-			_ = conn.Close()
-			return nil, err
-		}
-		return conn, nil
-	}
 }
 
 func (s *Session) setup() error {

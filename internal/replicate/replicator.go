@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/pgfanout/pgfanout/internal/amqpout"
 	"github.com/pgfanout/pgfanout/internal/backoff"
 	"github.com/pgfanout/pgfanout/internal/change"
 )
@@ -88,7 +89,7 @@ func DeclareOnly(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	conn, err := dial(ctx, cfg.AMQPURL, cfg.ReplicaName)
+	conn, err := amqpout.Dial(ctx, cfg.AMQPURL, connectionName(cfg.ReplicaName))
 	if err != nil {
 		return err
 	}

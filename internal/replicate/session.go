@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/sourcegraph/conc/pool"
 
-	"github.com/pgfanout/pgfanout/internal/redact"
+	"github.com/pgfanout/pgfanout/internal/amqpout"
 )
 
 var errDeliveriesClosed = errors.New("delivery channel closed by the broker or the connection")
@@ -29,7 +28,7 @@ type session struct {
 }
 
 func (r *Replicator) session(parent context.Context) error {
-	conn, err := dial(parent, r.cfg.AMQPURL, r.cfg.ReplicaName)
+	conn, err := amqpout.Dial(parent, r.cfg.AMQPURL, connectionName(r.cfg.ReplicaName))
 	if err != nil {
 		return err
 	}
@@ -124,29 +123,5 @@ func (r *Replicator) consume(conn *amqp.Connection) (*amqp.Channel, <-chan amqp.
 	return ch, deliveries, nil
 }
 
-// dial connects honouring ctx, also during the AMQP handshake.
-func dial(ctx context.Context, url, replica string) (*amqp.Connection, error) {
-	unwatch := func() bool { return false }
-	cfg := amqp.Config{
-		Heartbeat:  10 * time.Second,
-		Locale:     "en_US",
-		Properties: amqp.Table{"connection_name": "pgfanout-replicator " + replica},
-		Dial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: 10 * time.Second}
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			// Bounds the handshake; amqp091 clears the deadline once the connection is open.
-			_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-			unwatch = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-			return conn, nil
-		},
-	}
-	conn, err := amqp.DialConfig(url, cfg) // calls Dial synchronously
-	unwatch()
-	if err != nil {
-		return nil, fmt.Errorf("connect to RabbitMQ at %s: %w", redact.URL(url), err)
-	}
-	return conn, nil
-}
+// connectionName is what the RabbitMQ management UI shows for our connections.
+func connectionName(replica string) string { return "pgfanout-replicator " + replica }
