@@ -61,7 +61,11 @@ func pubSource(t *testing.T, bin string) (string, *pgx.Conn) {
 		`CREATE TABLE captured (version bigint PRIMARY KEY)`,
 		`CREATE FUNCTION record_captured() RETURNS trigger LANGUAGE plpgsql AS $$
 		 BEGIN
-		     INSERT INTO public.captured SELECT (e ->> 0)::bigint FROM json_array_elements(NEW.items) e;
+		     -- Both element forms: a [version, key, row] triple, or a bare object at index i
+		     -- whose version is the entry's + i.
+		     INSERT INTO public.captured
+		     SELECT CASE json_typeof(e) WHEN 'array' THEN (e ->> 0)::bigint ELSE NEW.version + i - 1 END
+		     FROM json_array_elements(NEW.items) WITH ORDINALITY AS a(e, i);
 		     RETURN NULL;
 		 END $$`,
 		`CREATE TRIGGER record_captured AFTER INSERT ON pgfanout.changes FOR EACH ROW EXECUTE FUNCTION record_captured()`)

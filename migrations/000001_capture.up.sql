@@ -16,9 +16,15 @@ REVOKE ALL ON SCHEMA pgfanout FROM PUBLIC;
 -- INSERT's capture cost); the rare slow path still takes one value (one block) per change.
 CREATE SEQUENCE pgfanout.version_seq AS bigint INCREMENT BY 8192 CACHE 1;
 
--- One entry per (statement, table, operation, chunk): `items` is a JSON array of
--- [version, key, row] triples. Writing one log row per statement instead of one per
--- changed row is what keeps multi-row statements cheap on the source.
+-- One entry per (statement, table, operation, chunk). Writing one log row per statement
+-- instead of one per changed row is what keeps multi-row statements cheap on the source.
+-- `items` is a JSON array whose elements take one of two forms (docs/capture.md):
+--   {…}                    the fast path's: the new row for I and U, the key for D; the
+--                          element at index i has version `version` + i, and the key of a
+--                          row is its `key_columns` members (none: a keyless table's row has
+--                          no key). Leaving versions and keys out of each element is what
+--                          makes a 1000-row INSERT cheap to capture.
+--   [version, key, row]    the slow path's and TRUNCATE's, versions not consecutive.
 CREATE TABLE pgfanout.changes (
     version      bigint      PRIMARY KEY,  -- first (smallest) change version in the entry
     last_version bigint      NOT NULL,
@@ -29,6 +35,7 @@ CREATE TABLE pgfanout.changes (
     op           "char"      NOT NULL,  -- I U D T; no CHECK: only capture functions write it,
                                            -- and evaluating one costs every captured statement
     captured_at  timestamptz NOT NULL,
+    key_columns  text[]      NOT NULL,  -- the primary key when captured, in key order
     items        json        NOT NULL
 );
 -- A queue table: rows are deleted as soon as RabbitMQ confirmed them.
@@ -86,15 +93,28 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT count(pg_notify('pgfanout', CASE WHEN octet_length(j) < 7900 THEN j ELSE v::text END))
 FROM (
-    SELECT (e ->> 0)::bigint AS v,
+    SELECT x.v,
            json_build_object(
-               'version', e -> 0,
+               'version', x.v,
                'op', CASE c.op WHEN 'I' THEN 'insert' WHEN 'U' THEN 'update'
                                WHEN 'D' THEN 'delete' ELSE 'truncate' END,
                'schema', c.schema_name, 'table', c.table_name,
-               'key', e -> 1, 'row', e -> 2,
+               'key', x.k, 'row', x.r,
                'txid', c.txid, 'committed_at', c.captured_at)::text AS j
-    FROM pgfanout.changes c, json_array_elements(c.items) e
+    FROM pgfanout.changes c
+    CROSS JOIN LATERAL json_array_elements(c.items) WITH ORDINALITY AS e(e, i)
+    -- Both element forms of pgfanout.changes.items.
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN json_typeof(e.e) = 'array' THEN (e.e ->> 0)::bigint ELSE c.version + e.i - 1 END AS v,
+               CASE WHEN json_typeof(e.e) = 'array' THEN e.e -> 1
+                    WHEN c.op = 'D' THEN e.e
+                    -- Spelled the way json_build_object spells a key, as the publisher does.
+                    WHEN cardinality(c.key_columns) > 0 THEN
+                        (SELECT ('{' || string_agg(to_json(k)::text || ' : ' || (e.e -> k)::text, ', ' ORDER BY o) || '}')::json
+                         FROM unnest(c.key_columns) WITH ORDINALITY AS u(k, o))
+               END AS k,
+               CASE WHEN json_typeof(e.e) = 'array' THEN e.e -> 2 WHEN c.op <> 'D' THEN e.e END AS r
+    ) x
     WHERE c.version = ANY (p_entries)
     ORDER BY 1
 ) s
@@ -120,9 +140,9 @@ AS $$
 DECLARE
     v_entries bigint[] := ARRAY[nextval('pgfanout.version_seq')];
 BEGIN
-    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, items)
+    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
     VALUES (v_entries[1], v_entries[1], 1, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T',
-            clock_timestamp(), json_build_array(json_build_array(v_entries[1], NULL, NULL)));
+            clock_timestamp(), '{}', json_build_array(json_build_array(v_entries[1], NULL, NULL)));
     PERFORM CASE WHEN notify = 'row' THEN pgfanout.notify_rows(v_entries)::text ELSE pg_notify('pgfanout', '')::text END
     FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle);
     RETURN NULL;
@@ -141,13 +161,14 @@ END $$;
 
 -- Generated capture code, in two paths.
 -- Fast path, nearly every statement: one aggregate over at most 5001 changes builds a single
--- entry, then a plain INSERT stores it. It gives up (and the slow path takes over) when the
--- statement changed more than 5000 rows, its JSON exceeds 16 MiB, or a row's exceeds 16 KiB;
--- the last bound keeps the work thrown away by giving up below 5001 * 16 KiB. A plain
--- aggregate over one scan sees the rows in the order row_number numbered them: no sort needed.
--- Slow path: entries are cut every 5000 changes or 16 MiB of JSON, so no statement, however
--- large, builds a value near PostgreSQL's 1 GB limit: running sums number the chunks.
--- Versions taken by an abandoned fast path are simply never used.
+-- entry of bare elements (the new rows, or for D the keys), then one nextval numbers them and a
+-- plain INSERT stores them. It gives up (and the slow path takes over) when the statement
+-- changed more than 5000 rows, its JSON exceeds 16 MiB, or an element's exceeds 16 KiB; the
+-- last bound keeps the work thrown away by giving up below 5001 * 16 KiB. Each nextval
+-- reserves 8192 versions, so the entry's versions cannot collide with another entry's.
+-- Slow path: entries of [version, key, row] are cut every 5000 changes or 16 MiB of JSON, so
+-- no statement, however large, builds a value near PostgreSQL's 1 GB limit: running sums
+-- number the chunks.
 -- row_to_json(n.*) is what to_json(n) does for a row, minus a type lookup per call; n.* (not
 -- n) because a column named n would win over the whole-row reference.
 
@@ -162,46 +183,46 @@ $$;
 
 -- The slow path: an INSERT … SELECT … RETURNING version writing the chunked entries.
 -- p_key and p_row are SQL expressions over the transition row (NULL::json when absent).
-CREATE FUNCTION pgfanout.entries_sql(p_op "char", p_key text, p_row text, p_from text) RETURNS text
+CREATE FUNCTION pgfanout.entries_sql(p_op "char", p_keys text[], p_key text, p_row text, p_from text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
-    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, items)
-    SELECT min(v), max(v), count(*), pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %L, clock_timestamp(),
+    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
+    SELECT min(v), max(v), count(*), pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %L, clock_timestamp(), %L,
            json_agg(json_build_array(v, k, r) ORDER BY v)
     FROM (SELECT v, k, r, sum(s) OVER w / 16777216 + (count(*) OVER w - 1) / 5000 AS g
           FROM (SELECT v, k, r, %s AS s
-                FROM (SELECT nextval('pgfanout.version_seq') AS v, %s AS k, %s AS r %s) s0) s1
+                FROM (SELECT nextval('pgfanout.version_seq') AS v, %s AS k, %s AS r %s OFFSET 0) s0) s1
           WINDOW w AS (ROWS UNBOUNDED PRECEDING)) s
     GROUP BY g
     RETURNING version$f$,
-    p_op, pgfanout.size_sql(p_key, p_row), p_key, p_row, p_from)
+    p_op, p_keys, pgfanout.size_sql(p_key, p_row), p_key, p_row, p_from)
 $$;
 
 -- PL/pgSQL statements capturing one operation of a statement: the fast path, falling back to
--- the slow one. p_rows is a SELECT * over a transition table, aliased p_alias in it and outside.
-CREATE FUNCTION pgfanout.capture_block(p_op "char", p_key text, p_row text, p_rows text, p_alias text) RETURNS text
+-- the slow one. p_rows is a SELECT * over a transition table, aliased p_alias in it and outside;
+-- p_key and p_row are SQL expressions over it (NULL::json when absent), p_keys the key columns.
+CREATE FUNCTION pgfanout.capture_block(p_op "char", p_keys text[], p_key text, p_row text, p_rows text, p_alias text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
-    v_base := nextval('pgfanout.version_seq');
-    SELECT min(v), max(v), count(*),
+    SELECT count(*),
            count(*) > 5000 OR coalesce(sum(s), 0) > 16777216 OR coalesce(max(s), 0) >= 16384,
-           json_agg(json_build_array(v, k, r)) FILTER (WHERE s < 16384)
-    INTO v_first, v_last, v_n, v_big, v_items
-    FROM (SELECT v, k, r, %2$s AS s
-          FROM (SELECT v_base + row_number() OVER () - 1 AS v, %3$s AS k, %4$s AS r
-                FROM (%5$s LIMIT 5001) %6$s) s0) s;
+           json_agg(e) FILTER (WHERE s < 16384)
+    INTO v_n, v_big, v_items
+    FROM (SELECT e, octet_length(e::text) AS s
+          FROM (SELECT %3$s AS e FROM (%4$s LIMIT 5001) %5$s OFFSET 0) s0) s;
     IF v_n > 0 AND NOT v_big THEN
-        INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, items)
-        VALUES (v_first, v_last, v_n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), v_items);
+        v_first := nextval('pgfanout.version_seq');
+        INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
+        VALUES (v_first, v_first + v_n - 1, v_n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), %2$L, v_items);
         v_entries := v_entries || v_first;
     ELSIF v_n > 0 THEN
-        WITH e AS (%7$s)
+        WITH e AS (%6$s)
         SELECT v_entries || array_agg(version) INTO v_entries FROM e;
     END IF;
-$f$, p_op, pgfanout.size_sql(p_key, p_row), p_key, p_row, p_rows, p_alias,
-    pgfanout.entries_sql(p_op, p_key, p_row, format('FROM (%s) %s', p_rows, p_alias)))
+$f$, p_op, p_keys, CASE p_op WHEN 'D' THEN p_key ELSE p_row END, p_rows, p_alias,
+    pgfanout.entries_sql(p_op, p_keys, p_key, p_row, format('FROM (%s) %s', p_rows, p_alias)))
 $$;
 
 -- The body of one generated capture function.
@@ -210,9 +231,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
 DECLARE
-    v_base    bigint;
     v_first   bigint;
-    v_last    bigint;
     v_n       bigint;
     v_big     boolean;
     v_items   json;
@@ -257,22 +276,22 @@ BEGIN
                'json_build_object(' || string_agg(format('%L, o.%I', k, k), ', ') || ')',
                string_agg(format('n.%I::text = o.%I::text', k, k), ' AND ')
         INTO v_keyn, v_keyo, v_moved FROM unnest(p_keys) AS k;
-        v_ins := pgfanout.capture_block('I', v_keyn, 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
-        v_del := pgfanout.capture_block('D', v_keyo, 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o');
+        v_ins := pgfanout.capture_block('I', p_keys, v_keyn, 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
+        v_del := pgfanout.capture_block('D', p_keys, v_keyo, 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o');
         -- Old keys that no new row carries: the UPDATE changed a primary key. Looking for them
         -- costs a join per statement, so it runs only in transactions where an UPDATE named
         -- a key column (pgfanout_capture_key_update raised the flag below).
         v_upd := format('    IF current_setting(%L, true) = ''on'' THEN', 'pgfanout.key_update_' || p_rel::oid::text)
-              || pgfanout.capture_block('D', v_keyo, 'NULL::json',
+              || pgfanout.capture_block('D', p_keys, v_keyo, 'NULL::json',
                      format('SELECT * FROM pgfanout_old o WHERE NOT EXISTS (SELECT FROM pgfanout_new n WHERE %s)', v_moved), 'o')
               || E'    END IF;\n'
-              || pgfanout.capture_block('U', v_keyn, 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
+              || pgfanout.capture_block('U', p_keys, v_keyn, 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
     ELSE
         -- No primary key: the whole old row identifies what a DELETE or UPDATE removed.
-        v_ins := pgfanout.capture_block('I', 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
-        v_del := pgfanout.capture_block('D', 'row_to_json(o.*)', 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o');
-        v_upd := pgfanout.capture_block('D', 'row_to_json(o.*)', 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o')
-              || pgfanout.capture_block('U', 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
+        v_ins := pgfanout.capture_block('I', p_keys, 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
+        v_del := pgfanout.capture_block('D', p_keys, 'row_to_json(o.*)', 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o');
+        v_upd := pgfanout.capture_block('D', p_keys, 'row_to_json(o.*)', 'NULL::json', 'SELECT * FROM pgfanout_old o', 'o')
+              || pgfanout.capture_block('U', p_keys, 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
     END IF;
 
     EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',

@@ -7,12 +7,12 @@
 -- the candidates cheaply; the exact JSON size is then computed only for those left.
 -- Each sum covers the rows *before* the current one (frame ending 1 PRECEDING), so every
 -- size expression appears once: items::text detoasts the whole entry each time it is written.
-SELECT version, txid, schema_name, table_name, op, captured_at, n, items
+SELECT version, txid, schema_name, table_name, op, captured_at, n, key_columns, items
 FROM (
-    SELECT version, txid, schema_name, table_name, op, captured_at, n, items,
+    SELECT version, txid, schema_name, table_name, op, captured_at, n, key_columns, items,
            coalesce(sum(octet_length(items::text)) OVER before, 0) AS bytes_before
     FROM (
-        SELECT version, txid, schema_name, table_name, op, captured_at, n, items
+        SELECT version, txid, schema_name, table_name, op, captured_at, n, key_columns, items
         FROM (
             SELECT c.*,
                    coalesce(sum(n) OVER before, 0) AS changes_before,

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	pgchange "github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/changelog"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
@@ -52,6 +54,7 @@ type entry struct {
 	TxID          string
 	Schema, Table string
 	Op            string
+	KeyColumns    []string
 	Items         []item
 	Size          int // bytes of the items JSON
 }
@@ -66,30 +69,31 @@ type item struct {
 func (s *source) entries() []entry {
 	s.t.Helper()
 	rows, err := s.conn.Query(ctxT(s.t), `SELECT version, last_version, n, txid::text, schema_name, table_name,
-		op::text, items::text FROM pgfanout.changes ORDER BY version`)
+		op::text, key_columns, items::text FROM pgfanout.changes ORDER BY version`)
 	require.NoError(s.t, err)
 	var out []entry
 	for rows.Next() {
 		var e entry
 		var items string
-		require.NoError(s.t, rows.Scan(&e.Version, &e.Last, &e.N, &e.TxID, &e.Schema, &e.Table, &e.Op, &items))
-		e.Items, e.Size = decodeItems(s.t, items), len(items)
+		require.NoError(s.t, rows.Scan(&e.Version, &e.Last, &e.N, &e.TxID, &e.Schema, &e.Table, &e.Op, &e.KeyColumns, &items))
+		e.Items, e.Size = decodeItems(s.t, e, items), len(items)
 		out = append(out, e)
 	}
 	require.NoError(s.t, rows.Err())
 	return out
 }
 
-func decodeItems(t testing.TB, items string) []item {
+// decodeItems reads items with the publisher's decoder, so that what the capture writes is
+// checked against what the publisher reads.
+func decodeItems(t testing.TB, e entry, items string) []item {
 	t.Helper()
-	var raw [][]json.RawMessage
-	require.NoError(t, json.Unmarshal([]byte(items), &raw))
-	out := make([]item, len(raw))
-	for i, r := range raw {
-		require.Len(t, r, 3, "item %d of %s", i, items)
-		require.NoError(t, json.Unmarshal(r[0], &out[i].Version))
-		out[i].Key, out[i].Row = r[1], r[2]
-	}
+	op, err := pgchange.OpFromCode(e.Op[0])
+	require.NoError(t, err)
+	var out []item
+	it := changelog.Items{JSON: []byte(items), First: e.Version, Op: op, KeyColumns: e.KeyColumns}
+	require.NoError(t, it.Each(func(version int64, key, row []byte) {
+		out = append(out, item{Version: version, Key: key, Row: row})
+	}), "items of entry %d: %s", e.Version, items)
 	return out
 }
 

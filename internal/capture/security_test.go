@@ -105,7 +105,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 
 	requireAllowed(t, pub,
 		`LISTEN pgfanout`,
-		`SELECT version, txid, schema_name, table_name, op, captured_at, n, items, pg_column_size(items)
+		`SELECT version, txid, schema_name, table_name, op, captured_at, n, key_columns, items, pg_column_size(items)
 		   FROM pgfanout.changes WHERE version > 0 ORDER BY version LIMIT 10000`,
 		`SELECT changes, entries, oldest_captured_at FROM pgfanout.backlog`,
 		`SELECT notify, publisher_idle FROM pgfanout.settings`,
@@ -116,7 +116,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 	require.Equal(t, 1, left)
 
 	requireDenied(t, pub,
-		`INSERT INTO pgfanout.changes VALUES (100, 100, 1, '1', 's', 't', 'I', now(), '[]')`,
+		`INSERT INTO pgfanout.changes VALUES (100, 100, 1, '1', 's', 't', 'I', now(), '{}', '[]')`,
 		`UPDATE pgfanout.changes SET n = 0`,
 		`TRUNCATE pgfanout.changes`,
 		`UPDATE pgfanout.settings SET notify = 'row'`,

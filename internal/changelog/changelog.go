@@ -1,5 +1,5 @@
 // Package changelog reads and trims pgfanout.changes, the source's durable change log: one
-// entry per (statement, table, operation) holding a JSON array of [version, key, row].
+// entry per (statement, table, operation) holding a JSON array of its changes (Items).
 package changelog
 
 import (
@@ -72,7 +72,7 @@ func (s *Store) Fetch(ctx context.Context, after int64, lim Limits) (*Batch, err
 	b := &Batch{}
 	for rows.Next() {
 		var e entry
-		if err := rows.Scan(&e.version, &e.txid, &e.schema, &e.table, &e.op, &e.capturedAt, &e.n, &e.items); err != nil {
+		if err := rows.Scan(&e.version, &e.txid, &e.schema, &e.table, &e.op, &e.capturedAt, &e.n, &e.keyColumns, &e.items); err != nil {
 			return nil, fmt.Errorf("read change-log entry: %w", err)
 		}
 		if err := e.explode(b); err != nil {
@@ -112,6 +112,7 @@ type entry struct {
 	op         byte
 	capturedAt time.Time
 	n          int32
+	keyColumns []string
 	items      []byte
 }
 
@@ -122,7 +123,8 @@ func (e *entry) explode(b *Batch) error {
 		return err
 	}
 	first := len(b.Changes)
-	err = EachItem(e.items, func(version int64, key, row []byte) {
+	items := Items{JSON: e.items, First: e.version, Op: op, KeyColumns: e.keyColumns}
+	err = items.Each(func(version int64, key, row []byte) {
 		b.Changes = append(b.Changes, change.Change{
 			Version: version, Op: op, Schema: e.schema, Table: e.table,
 			Key: key, Row: row, TxID: e.txid, CommittedAt: e.capturedAt,

@@ -123,3 +123,29 @@ func TestSetIdleAndStats(t *testing.T) {
 	require.Equal(t, int64(5), st.Backlog)
 	require.GreaterOrEqual(t, st.NotifyQueueUsage, 0.0)
 }
+
+// A key the publisher derives from a row image must read exactly like the key the capture
+// writes with json_build_object, whatever the column names and values.
+func TestDerivedKeysMatchCapturedKeys(t *testing.T) {
+	ctx := context.Background()
+	conn := source(t)
+	exec(t, conn,
+		"CREATE TABLE \"Odd \"\"T\"\"\" (\"k\"\"e\\y 1\" numeric, \"ключ\t2\" text, ts timestamptz, v int, "+
+			"PRIMARY KEY (\"ключ\t2\", ts, \"k\"\"e\\y 1\"))",
+		`SELECT pgfanout.track('"Odd ""T"""')`,
+		`INSERT INTO "Odd ""T""" VALUES (1.50, E'a"b\\c\td\x01é😀', '-infinity', 1), (-0.000001, '', '2020-01-01 00:00:00.000001+05', 2)`,
+		`UPDATE "Odd ""T""" SET v = v + 1`,
+		`DELETE FROM "Odd ""T"""`)
+	store, err := New(conn)
+	require.NoError(t, err)
+	b, err := store.Fetch(ctx, 0, Limits{Changes: 100, Bytes: 1 << 20})
+	require.NoError(t, err)
+	byOp := map[change.Op][]string{}
+	for _, c := range b.Changes {
+		byOp[c.Op] = append(byOp[c.Op], string(c.Key))
+	}
+	require.Len(t, byOp[change.Delete], 2)
+	require.Equal(t, byOp[change.Delete], byOp[change.Insert], "insert keys derived from rows")
+	require.Equal(t, byOp[change.Delete], byOp[change.Update], "update keys derived from rows")
+	require.Contains(t, byOp[change.Delete][0], `"ключ\t2" : "a\"b\\c\td\u0001é😀", "ts" : "-infinity", "k\"e\\y 1" : 1.50`)
+}

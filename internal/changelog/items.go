@@ -1,22 +1,45 @@
 package changelog
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
 
-// EachItem calls fn for every [version, key, row] triple of an entry's items array, in
-// order. key and row are sub-slices of items, byte-exact as PostgreSQL wrote them; both are
-// a JSON object or null. The scan is structural only (PostgreSQL's json type already
+	"github.com/pgfanout/pgfanout/internal/change"
+)
+
+// Items is one change-log entry's items array with what it takes to read it. The array mixes
+// two element forms (docs/capture.md, "The change log"):
+//
+//   - a bare object, written by the capture's fast path: the new row of an insert or update,
+//     or the key of a delete. The element at index i has version First+i, and a row's key is
+//     its KeyColumns members, spelled the way json_build_object spells them;
+//   - a [version, key, row] triple, written by the slow path and by TRUNCATE.
+type Items struct {
+	JSON       []byte
+	First      int64     // the entry's version
+	Op         change.Op // a bare object is a delete's key, an insert's or update's row
+	KeyColumns []string  // primary key in key order; none: a keyless table's row has no key
+}
+
+// Each calls fn for every change in order. key and row are byte-exact sub-slices of JSON
+// (a derived key is built once in a buffer owned by the caller's changes from then on);
+// each is a JSON object or null. The scan is structural only (PostgreSQL's json type already
 // validated the text on insert): it finds where each value ends without decoding it, which
 // is what keeps large row images cheap.
-func EachItem(items []byte, fn func(version int64, key, row []byte)) error {
-	s := scanner{buf: items}
+func (it Items) Each(fn func(version int64, key, row []byte)) error {
+	if it.First <= 0 {
+		return errors.New("items: entry version must be positive")
+	}
+	s := scanner{buf: it.JSON}
 	if err := s.expect('['); err != nil {
 		return err
 	}
 	if s.skip(']') {
 		return s.end()
 	}
-	for {
-		if err := s.item(fn); err != nil {
+	keys := newKeyMaker(it.KeyColumns)
+	for i := int64(0); ; i++ {
+		if err := s.element(it, keys, it.First+i, fn); err != nil {
 			return err
 		}
 		if s.skip(',') {
@@ -29,52 +52,36 @@ func EachItem(items []byte, fn func(version int64, key, row []byte)) error {
 	}
 }
 
-type scanner struct {
-	buf []byte
-	pos int
-}
-
-func (s *scanner) errorf(format string, args ...any) error {
-	return fmt.Errorf("items JSON at byte %d: %s", s.pos, fmt.Sprintf(format, args...))
-}
-
-func (s *scanner) ws() {
-	for s.pos < len(s.buf) {
-		switch s.buf[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
-
-// skip consumes c (after whitespace) if it comes next.
-func (s *scanner) skip(c byte) bool {
+func (s *scanner) element(it Items, keys *keyMaker, version int64, fn func(version int64, key, row []byte)) error {
 	s.ws()
-	if s.pos < len(s.buf) && s.buf[s.pos] == c {
-		s.pos++
-		return true
+	if s.pos < len(s.buf) && s.buf[s.pos] == '[' {
+		return s.triple(fn)
 	}
-	return false
-}
-
-func (s *scanner) expect(c byte) error {
-	if !s.skip(c) {
-		return s.errorf("expected %q", c)
+	start := s.pos
+	obj, err := s.objectOrNull()
+	if err != nil {
+		return err
 	}
+	switch {
+	case obj[0] != '{':
+		return s.errorf("expected an object or a [version, key, row] array")
+	case it.Op == change.Truncate:
+		return s.errorf("a truncate is a [version, null, null] array")
+	case it.Op == change.Delete:
+		fn(version, obj, null)
+		return nil
+	}
+	key, err := keys.key(obj)
+	if err != nil {
+		return fmt.Errorf("items JSON element at byte %d: %w", start, err)
+	}
+	fn(version, key, obj)
 	return nil
 }
 
-func (s *scanner) end() error {
-	s.ws()
-	if s.pos != len(s.buf) {
-		return s.errorf("trailing data")
-	}
-	return nil
-}
+var null = []byte("null")
 
-func (s *scanner) item(fn func(version int64, key, row []byte)) error {
+func (s *scanner) triple(fn func(version int64, key, row []byte)) error {
 	if err := s.expect('['); err != nil {
 		return err
 	}
@@ -135,43 +142,4 @@ func (s *scanner) objectOrNull() ([]byte, error) {
 		return nil, err
 	}
 	return s.buf[start:s.pos], nil
-}
-
-// compound moves past the object or array starting at pos, counting nesting and stepping
-// over strings so that brackets inside them do not count.
-func (s *scanner) compound() error {
-	depth := 0
-	for s.pos < len(s.buf) {
-		switch s.buf[s.pos] {
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				s.pos++
-				return nil
-			}
-		case '"':
-			if err := s.str(); err != nil {
-				return err
-			}
-			continue
-		}
-		s.pos++
-	}
-	return s.errorf("unterminated value")
-}
-
-// str moves past the string starting at pos.
-func (s *scanner) str() error {
-	for i := s.pos + 1; i < len(s.buf); i++ {
-		switch s.buf[i] {
-		case '\\':
-			i++
-		case '"':
-			s.pos = i + 1
-			return nil
-		}
-	}
-	return s.errorf("unterminated value")
 }

@@ -64,8 +64,8 @@ func Exec(t testing.TB, conn *pgx.Conn, statements ...string) {
 // sends one entry as one or more messages), in version order.
 func Entries(t testing.TB, conn *pgx.Conn, after int64) [][]change.Change {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), `SELECT txid::text::bigint, schema_name, table_name, op::text,
-		captured_at, items::text FROM pgfanout.changes WHERE version > $1 ORDER BY version`, after)
+	rows, err := conn.Query(context.Background(), `SELECT version, txid::text::bigint, schema_name, table_name, op::text,
+		captured_at, key_columns, items::text FROM pgfanout.changes WHERE version > $1 ORDER BY version`, after)
 	if err != nil {
 		t.Fatalf("read change log: %v", err)
 	}
@@ -74,17 +74,21 @@ func Entries(t testing.TB, conn *pgx.Conn, after int64) [][]change.Change {
 	for rows.Next() {
 		var (
 			base      change.Change
+			version   int64
 			txid      int64
 			op, items string
+			keys      []string
 		)
-		if err := rows.Scan(&txid, &base.Schema, &base.Table, &op, &base.CommittedAt, &items); err != nil {
+		if err := rows.Scan(&version, &txid, &base.Schema, &base.Table, &op, &base.CommittedAt, &keys, &items); err != nil {
 			t.Fatalf("read change log: %v", err)
 		}
 		base.TxID = uint64(txid)
 		if base.Op, err = change.OpFromCode(op[0]); err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, expand(t, base, items))
+		entries = append(entries, expand(t, base, changelog.Items{
+			JSON: []byte(items), First: version, Op: base.Op, KeyColumns: keys,
+		}))
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatalf("read change log: %v", err)
@@ -92,11 +96,11 @@ func Entries(t testing.TB, conn *pgx.Conn, after int64) [][]change.Change {
 	return entries
 }
 
-// expand turns an entry's items, [[version, key, row], …], into changes with the publisher's
-// own decoder; key and row stay byte-exact.
-func expand(t testing.TB, base change.Change, items string) []change.Change {
+// expand turns an entry's items into changes with the publisher's own decoder; key and row
+// stay byte-exact.
+func expand(t testing.TB, base change.Change, items changelog.Items) []change.Change {
 	var out []change.Change
-	err := changelog.EachItem([]byte(items), func(version int64, key, row []byte) {
+	err := items.Each(func(version int64, key, row []byte) {
 		c := base
 		c.Version, c.Key, c.Row = version, key, row
 		out = append(out, c)

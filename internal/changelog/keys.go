@@ -1,0 +1,139 @@
+package changelog
+
+import "fmt"
+
+// keyMaker derives a row's key from its image: the key columns' members, in key order,
+// spelled as json_build_object spells them (`{"a" : 1, "b" : "x"}`), so that a key reads the
+// same whether the capture wrote it (deletes, the slow path) or the publisher derived it.
+type keyMaker struct {
+	names [][]byte // each key column as PostgreSQL's escape_json writes it, quotes included
+	vals  [][]byte // scratch: the current row's key values, by key position
+	buf   []byte   // keys are carved from here; a full buffer is replaced, never reused
+}
+
+func newKeyMaker(columns []string) *keyMaker {
+	k := &keyMaker{names: make([][]byte, len(columns)), vals: make([][]byte, len(columns))}
+	for i, c := range columns {
+		k.names[i] = escapeJSON(c)
+	}
+	return k
+}
+
+// key returns the key of a row object, or null for a keyless table.
+func (k *keyMaker) key(row []byte) ([]byte, error) {
+	if len(k.names) == 0 {
+		return null, nil
+	}
+	if err := k.find(row); err != nil {
+		return nil, err
+	}
+	size := 1
+	for i := range k.names {
+		size += len(k.names[i]) + 3 + len(k.vals[i]) + 2
+	}
+	if cap(k.buf)-len(k.buf) < size {
+		// Earlier keys keep the old array alive; appending below never moves them. Chunks
+		// double, so a one-row entry allocates little and a 5000-row one a few times.
+		k.buf = make([]byte, 0, max(size, min(2*cap(k.buf), 16<<10), 8*size))
+	}
+	start := len(k.buf)
+	k.buf = append(k.buf, '{')
+	for i := range k.names {
+		if i > 0 {
+			k.buf = append(k.buf, ", "...)
+		}
+		k.buf = append(k.buf, k.names[i]...)
+		k.buf = append(k.buf, " : "...)
+		k.buf = append(k.buf, k.vals[i]...)
+	}
+	k.buf = append(k.buf, '}')
+	return k.buf[start:len(k.buf):len(k.buf)], nil
+}
+
+// find fills vals with the row's key members.
+func (k *keyMaker) find(row []byte) error {
+	clear(k.vals)
+	s := scanner{buf: row}
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if !s.skip('}') {
+		for {
+			if err := k.member(&s); err != nil {
+				return err
+			}
+			if s.skip(',') {
+				continue
+			}
+			if err := s.expect('}'); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	for i, v := range k.vals {
+		if v == nil {
+			return fmt.Errorf("row has no key column %s", k.names[i])
+		}
+	}
+	return nil
+}
+
+func (k *keyMaker) member(s *scanner) error {
+	s.ws()
+	if s.pos == len(s.buf) || s.buf[s.pos] != '"' {
+		return s.errorf("expected a member name")
+	}
+	start := s.pos
+	if err := s.str(); err != nil {
+		return err
+	}
+	name := s.buf[start:s.pos]
+	if err := s.expect(':'); err != nil {
+		return err
+	}
+	val, err := s.value()
+	if err != nil {
+		return err
+	}
+	for i := range k.names {
+		if string(k.names[i]) == string(name) {
+			if k.vals[i] != nil {
+				return fmt.Errorf("row has key column %s twice", name)
+			}
+			k.vals[i] = val
+		}
+	}
+	return nil
+}
+
+// escapeJSON quotes s the way PostgreSQL's escape_json does, so that a column name compares
+// byte for byte with the member names row_to_json writes.
+func escapeJSON(s string) []byte {
+	out := []byte{'"'}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\b':
+			out = append(out, `\b`...)
+		case '\f':
+			out = append(out, `\f`...)
+		case '\n':
+			out = append(out, `\n`...)
+		case '\r':
+			out = append(out, `\r`...)
+		case '\t':
+			out = append(out, `\t`...)
+		case '"':
+			out = append(out, `\"`...)
+		case '\\':
+			out = append(out, `\\`...)
+		default:
+			if c < ' ' {
+				out = fmt.Appendf(out, `\u%04x`, c)
+			} else {
+				out = append(out, c)
+			}
+		}
+	}
+	return append(out, '"')
+}
