@@ -133,21 +133,6 @@ SELECT $f$
 $f$
 $$;
 
--- TRUNCATE needs no per-table code.
-CREATE FUNCTION pgfanout.capture_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_entries bigint[] := ARRAY[nextval('pgfanout.version_seq')];
-BEGIN
-    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
-    VALUES (v_entries[1], v_entries[1], 1, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T',
-            clock_timestamp(), '{}', json_build_array(json_build_array(v_entries[1], NULL, NULL)));
-    PERFORM CASE WHEN notify = 'row' THEN pgfanout.notify_rows(v_entries)::text ELSE pg_notify('pgfanout', '')::text END
-    FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle);
-    RETURN NULL;
-END $$;
-
 -- Raises a transaction-local flag: this transaction ran an UPDATE naming a key column of the
 -- table, so its capture must look for moved keys. Left up until the transaction ends (rather
 -- than lowered by the capture) so that nested statements cannot make a capture miss it.
@@ -245,6 +230,26 @@ BEGIN
 END$f$, p_blocks, pgfanout.notify_sql())
 $$;
 
+-- TRUNCATE needs no per-table code: one function serves every tracked table.
+DO $$
+BEGIN
+    EXECUTE format('CREATE FUNCTION pgfanout.capture_truncate() RETURNS trigger LANGUAGE plpgsql '
+                   'SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L', pgfanout.capture_body($b$
+    v_first := nextval('pgfanout.version_seq');
+    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
+    VALUES (v_first, v_first, 1, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T',
+            clock_timestamp(), '{}', json_build_array(json_build_array(v_first, NULL, NULL)));
+    v_entries := ARRAY[v_first];
+$b$));
+END $$;
+
+-- The names of the triggers track() creates on a table (the last one only on keyed tables).
+CREATE FUNCTION pgfanout.trigger_names() RETURNS name[]
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT '{pgfanout_capture_insert, pgfanout_capture_update, pgfanout_capture_delete, pgfanout_capture_truncate, pgfanout_capture_key_update}'::name[]
+$$;
+
 -- Builds and installs the per-table capture functions and triggers. Identifiers are quoted
 -- with format('%I'); values never enter the generated code.
 CREATE FUNCTION pgfanout.install_capture(p_rel regclass, p_keys text[]) RETURNS void
@@ -265,6 +270,8 @@ DECLARE
     v_ins   text;
     v_upd   text;
     v_del   text;
+    v_op    text;
+    v_body  text;
 BEGIN
     SELECT format('%I.%I', n.nspname, c.relname) INTO v_qual
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel;
@@ -294,16 +301,13 @@ BEGIN
               || pgfanout.capture_block('U', p_keys, 'NULL::json', 'row_to_json(n.*)', 'SELECT * FROM pgfanout_new n', 'n');
     END IF;
 
-    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
-        v_fn || '_insert', v_gucs, pgfanout.capture_body(v_ins));
-    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
-        v_fn || '_update', v_gucs, pgfanout.capture_body(v_upd));
-    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
-        v_fn || '_delete', v_gucs, pgfanout.capture_body(v_del));
-    -- Like every pgfanout function, not callable by PUBLIC (track() may run long after the
-    -- migration's REVOKE, and per-schema default privileges cannot revoke PUBLIC EXECUTE).
-    EXECUTE format('REVOKE ALL ON FUNCTION pgfanout.%I(), pgfanout.%I(), pgfanout.%I() FROM PUBLIC',
-        v_fn || '_insert', v_fn || '_update', v_fn || '_delete');
+    FOR v_op, v_body IN SELECT * FROM (VALUES ('insert', v_ins), ('update', v_upd), ('delete', v_del)) AS f LOOP
+        EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.%I() RETURNS trigger LANGUAGE plpgsql %s AS %L',
+            v_fn || '_' || v_op, v_gucs, pgfanout.capture_body(v_body));
+        -- Like every pgfanout function, not callable by PUBLIC (track() may run long after the
+        -- migration's REVOKE, and per-schema default privileges cannot revoke PUBLIC EXECUTE).
+        EXECUTE format('REVOKE ALL ON FUNCTION pgfanout.%I() FROM PUBLIC', v_fn || '_' || v_op);
+    END LOOP;
 
     -- DROP + CREATE rather than CREATE OR REPLACE TRIGGER, which needs PostgreSQL 14.
     PERFORM pgfanout.drop_triggers(p_rel);
@@ -332,10 +336,7 @@ BEGIN
     IF v_qual IS NULL THEN
         RETURN;  -- the table is gone, and its triggers with it
     END IF;
-    FOR v_trg IN SELECT tgname FROM pg_trigger WHERE tgrelid = p_rel AND tgname IN (
-                     'pgfanout_capture_insert', 'pgfanout_capture_update',
-                     'pgfanout_capture_delete', 'pgfanout_capture_truncate',
-                     'pgfanout_capture_key_update') LOOP
+    FOR v_trg IN SELECT tgname FROM pg_trigger WHERE tgrelid = p_rel AND tgname = ANY (pgfanout.trigger_names()) LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', v_trg, v_qual);
     END LOOP;
 END $$;
@@ -393,10 +394,8 @@ BEGIN
     END IF;
     PERFORM pgfanout.forget_dropped();
     IF EXISTS (SELECT FROM pgfanout.tracked WHERE relid = p_rel AND key_columns = v_keys)
-       AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = p_rel AND tgname IN (
-                'pgfanout_capture_insert', 'pgfanout_capture_update', 'pgfanout_capture_delete',
-                'pgfanout_capture_truncate', 'pgfanout_capture_key_update'))
-           = (CASE WHEN cardinality(v_keys) > 0 THEN 5 ELSE 4 END) THEN
+       AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = p_rel AND tgname = ANY (pgfanout.trigger_names()))
+           = cardinality(pgfanout.trigger_names()) - (CASE WHEN cardinality(v_keys) > 0 THEN 0 ELSE 1 END) THEN
         RETURN;
     END IF;
     PERFORM pgfanout.install_capture(p_rel, v_keys);

@@ -159,21 +159,25 @@ func measure(ctx context.Context, e *env, o options, w workload, v variant, c *c
 // tracking and notify mode, publisher_idle up (as a fresh or idle publisher leaves it), and
 // no dirty buffers left over from the previous run.
 func reset(ctx context.Context, conn *pgx.Conn, v variant) error {
-	steps := []string{
-		`SELECT pgfanout.untrack('bench_rows'), pgfanout.untrack('bench_upd')`,
-		`TRUNCATE bench_rows RESTART IDENTITY`,
-		`TRUNCATE pgfanout.changes`,
-		`VACUUM bench_upd`,
-		`UPDATE pgfanout.settings SET publisher_idle = true`,
+	type step struct {
+		sql  string
+		args []any
+	}
+	steps := []step{
+		{sql: `SELECT pgfanout.untrack('bench_rows'), pgfanout.untrack('bench_upd')`},
+		{sql: `TRUNCATE bench_rows RESTART IDENTITY`},
+		{sql: `TRUNCATE pgfanout.changes`},
+		{sql: `VACUUM bench_upd`},
+		{sql: `UPDATE pgfanout.settings SET publisher_idle = true`},
 	}
 	if v.tracked {
 		steps = append(steps,
-			`SELECT pgfanout.track('bench_rows'), pgfanout.track('bench_upd')`,
-			fmt.Sprintf(`SELECT pgfanout.set_notify('%s')`, v.notify))
+			step{sql: `SELECT pgfanout.track('bench_rows'), pgfanout.track('bench_upd')`},
+			step{sql: `SELECT pgfanout.set_notify($1)`, args: []any{v.notify}})
 	}
 	for _, s := range steps {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return fmt.Errorf("reset (%s): %w", s, err)
+		if _, err := conn.Exec(ctx, s.sql, s.args...); err != nil {
+			return fmt.Errorf("reset (%s): %w", s.sql, err)
 		}
 	}
 	// Best effort: without superuser or pg_checkpoint the run just starts with dirty buffers.
