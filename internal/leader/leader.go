@@ -78,24 +78,16 @@ func (e *Elector) Acquire(ctx context.Context) (*pgx.Conn, error) {
 
 // connect opens the lock connection, retrying with backoff until it succeeds or ctx ends.
 func (e *Elector) connect(ctx context.Context, down *outage.Tracker) (*pgx.Conn, error) {
-	for {
-		conn, err := e.Connect(ctx)
-		if err == nil {
-			down.OK()
-			if e.opened && e.Reconnected != nil {
-				e.Reconnected()
-			}
-			e.opened = true
-			e.setConnected(true)
-			return conn, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err := backoff.Sleep(ctx, down.Fail(err)); err != nil {
-			return nil, err
-		}
+	conn, err := outage.Retry(ctx, down, e.Connect)
+	if err != nil {
+		return nil, err
 	}
+	if e.opened && e.Reconnected != nil {
+		e.Reconnected()
+	}
+	e.opened = true
+	e.setConnected(true)
+	return conn, nil
 }
 
 func (e *Elector) drop(conn *pgx.Conn) {

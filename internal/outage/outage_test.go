@@ -2,6 +2,7 @@ package outage
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -28,4 +29,51 @@ func TestLogsOnceThenPeriodicallyThenRecovery(t *testing.T) {
 	require.Contains(t, buf.String(), `"attempts":10`)
 	require.Contains(t, buf.String(), "available again")
 	require.False(t, tr.Failing())
+}
+
+func TestRetry(t *testing.T) {
+	fast := backoff.Policy{Min: time.Microsecond, Max: time.Microsecond}
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		name     string
+		failures int   // attempts failing with refused before the outcome
+		outcome  error // last attempt's error (nil: success)
+		want     error
+	}{
+		{name: "first attempt succeeds"},
+		{name: "succeeds after failures", failures: 3},
+		{name: "stop ends at once", failures: 2, outcome: Stop(refused), want: refused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tr := Tracker{Log: zerolog.New(&buf), Target: "x", Policy: fast}
+			calls := 0
+			v, err := Retry(context.Background(), &tr, func(context.Context) (int, error) {
+				calls++
+				if calls <= tc.failures {
+					return 0, refused
+				}
+				return 42, tc.outcome
+			})
+			require.Equal(t, tc.failures+1, calls)
+			if tc.want != nil {
+				require.Equal(t, tc.want, err, "Stop's error comes back unwrapped")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, 42, v)
+			require.False(t, tr.Failing())
+			require.Equal(t, tc.failures > 0, strings.Contains(buf.String(), "available again"))
+		})
+	}
+}
+
+func TestRetryEndsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := Tracker{Log: zerolog.Nop(), Policy: backoff.Policy{Min: time.Hour, Max: time.Hour}}
+	_, err := Retry(ctx, &tr, func(context.Context) (int, error) {
+		cancel() // the hour-long sleep that follows must end with ctx
+		return 0, errors.New("refused")
+	})
+	require.ErrorIs(t, err, context.Canceled)
 }

@@ -43,23 +43,17 @@ func (p *Publisher) listen(ctx context.Context) error {
 		// Connect retries with backoff itself, so that an outage is logged once and then
 		// periodically rather than by pgxlisten at a fixed pace.
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			for {
-				conn, err := pgx.ConnectConfig(ctx, p.connConfig(listenAppName))
-				if err == nil {
-					if connected {
-						p.m.reconnects.WithLabelValues(targetListener).Inc()
-					}
-					connected = true
-					down.OK()
-					return conn, nil
-				}
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				if err := backoff.Sleep(ctx, down.Fail(err)); err != nil {
-					return nil, err
-				}
+			conn, err := outage.Retry(ctx, &down, func(ctx context.Context) (*pgx.Conn, error) {
+				return pgx.ConnectConfig(ctx, p.connConfig(listenAppName))
+			})
+			if err != nil {
+				return nil, err
 			}
+			if connected {
+				p.m.reconnects.WithLabelValues(targetListener).Inc()
+			}
+			connected = true
+			return conn, nil
 		},
 		LogError: func(ctx context.Context, err error) {
 			if ctx.Err() == nil {

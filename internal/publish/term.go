@@ -47,6 +47,7 @@ type term struct {
 	broker   outage.Tracker // connection attempts
 	failures int            // broker failures since the last confirmed batch
 	idle     idleFlag
+	lingered bool // the log was found empty, idleLinger passed, and nothing was fetched since
 }
 
 // lead publishes as leader on conn until ctx ends (then returns nil) or PostgreSQL fails.
@@ -99,33 +100,30 @@ func (t *term) run(ctx context.Context) error {
 // Between attempts it checks the lock connection: a leader that lost its lock must stand
 // by rather than wait for RabbitMQ.
 func (t *term) openSession(ctx context.Context) error {
-	for {
+	s, err := outage.Retry(ctx, &t.broker, func(ctx context.Context) (*amqpout.Session, error) {
+		if t.broker.Failing() {
+			if err := t.conn.Ping(ctx); err != nil {
+				return nil, outage.Stop(fmt.Errorf("check leader connection while RabbitMQ is unavailable: %w", err))
+			}
+		}
 		s, err := amqpout.Open(ctx, amqpout.Config{URL: t.p.cfg.AMQPURL, Exchange: t.p.cfg.Exchange,
 			Name: AppName, Returned: t.p.unroutable.returned})
-		if err == nil {
-			t.broker.OK()
-			if t.opened {
-				t.p.m.reconnects.WithLabelValues(targetRabbitMQ).Inc()
-			}
-			t.opened = true
-			t.session = s
-			t.unabort = context.AfterFunc(t.work, s.Abort)
-			t.p.status.setBroker(true)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		if hint := amqpout.Hint(err); hint != "" {
 			err = fmt.Errorf("%w (%s)", err, hint)
 		}
-		if err := backoff.Sleep(ctx, t.broker.Fail(err)); err != nil {
-			return err
-		}
-		if err := t.conn.Ping(ctx); err != nil {
-			return fmt.Errorf("check leader connection while RabbitMQ is unavailable: %w", err)
-		}
+		return s, err
+	})
+	if err != nil {
+		return err
 	}
+	if t.opened {
+		t.p.m.reconnects.WithLabelValues(targetRabbitMQ).Inc()
+	}
+	t.opened = true
+	t.session = s
+	t.unabort = context.AfterFunc(t.work, s.Abort)
+	t.p.status.setBroker(true)
+	return nil
 }
 
 func (t *term) closeSession() {
