@@ -8,7 +8,9 @@ import (
 	"github.com/pgfanout/pgfanout/internal/cli"
 )
 
-// envPrefix: every flag --some-name can also be set as PGFANOUT_SOME_NAME.
+// Every flag --some-name can also be set as PGFANOUT_SOME_NAME (cli.EnvName).
+
+const defaultHTTPAddr = "127.0.0.1:9187"
 
 // options are the values of all commands' flags.
 type options struct {
@@ -18,51 +20,29 @@ type options struct {
 	httpAddr     string
 	batchSize    int
 	pollInterval time.Duration
-	logLevel     string
-	logFormat    string
-}
-
-func newFlagSet(name string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	return fs
+	log          cli.Log
 }
 
 func (o *options) sourceFlag(fs *flag.FlagSet) {
 	fs.StringVar(&o.sourceURL, "source-url", "", "source PostgreSQL `URL` (postgres://user:password@host:5432/db)")
 }
 
-func (o *options) httpFlag(fs *flag.FlagSet) {
-	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9187", "`address` of /metrics, /healthz and /readyz (empty: off)")
-}
-
-func (o *options) logFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "json", "log `format`: json or console")
-}
-
 func (o *options) rootFlags(out io.Writer) *flag.FlagSet {
-	fs := newFlagSet("publisher", out)
+	fs := cli.NewFlagSet("publisher", out)
 	o.sourceFlag(fs)
 	fs.StringVar(&o.amqpURL, "amqp-url", "", "RabbitMQ `URL` (amqp://user:password@host:5672/vhost)")
 	fs.StringVar(&o.exchange, "exchange", "pgfanout", "`name` of the durable topic exchange to publish to (declared if missing)")
-	o.httpFlag(fs)
+	cli.HTTPAddrFlag(fs, &o.httpAddr, defaultHTTPAddr)
 	fs.IntVar(&o.batchSize, "batch-size", 10000, "changes fetched from the change log per round")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "poll the change log this often even without a notification")
-	o.logFlags(fs)
+	o.log.Flags(fs)
 	return fs
 }
 
 func (o *options) migrateFlags(out io.Writer) *flag.FlagSet {
-	fs := newFlagSet("publisher migrate", out)
+	fs := cli.NewFlagSet("publisher migrate", out)
 	o.sourceFlag(fs)
-	o.logFlags(fs)
-	return fs
-}
-
-func (o *options) healthcheckFlags(out io.Writer) *flag.FlagSet {
-	fs := newFlagSet("publisher healthcheck", out)
-	o.httpFlag(fs)
+	o.log.Flags(fs)
 	return fs
 }
 
@@ -70,9 +50,9 @@ func (o *options) healthcheckFlags(out io.Writer) *flag.FlagSet {
 func (o *options) require() error {
 	switch {
 	case o.sourceURL == "":
-		return cli.UsageError{Msg: "--source-url (or PGFANOUT_SOURCE_URL) is required"}
+		return cli.Required("source-url")
 	case o.amqpURL == "":
-		return cli.UsageError{Msg: "--amqp-url (or PGFANOUT_AMQP_URL) is required"}
+		return cli.Required("amqp-url")
 	case o.batchSize <= 0:
 		return cli.UsageError{Msg: "--batch-size must be positive"}
 	case o.pollInterval <= 0:

@@ -37,7 +37,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err := o.require(); err != nil {
 		return err
 	}
-	log, err := cli.Logger("publisher", o.logLevel, o.logFormat, stderr)
+	log, err := o.log.Logger("publisher", stderr)
 	if err != nil {
 		return err
 	}
@@ -71,9 +71,9 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 // migrateSource applies the capture migrations to the source database.
 func migrateSource(ctx context.Context, o *options, stderr io.Writer) error {
 	if o.sourceURL == "" {
-		return cli.UsageError{Msg: "--source-url (or PGFANOUT_SOURCE_URL) is required"}
+		return cli.Required("source-url")
 	}
-	log, err := cli.Logger("publisher", o.logLevel, o.logFormat, stderr)
+	log, err := o.log.Logger("publisher", stderr)
 	if err != nil {
 		return err
 	}
@@ -89,36 +89,21 @@ func migrateSource(ctx context.Context, o *options, stderr io.Writer) error {
 func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 	o := &options{}
 	// Help goes to stdout, so that `publisher --help | less` works.
-	root := o.rootFlags(stdout)
-	mig := o.migrateFlags(stdout)
-	hc := o.healthcheckFlags(stdout)
-	return &ffcli.Command{
+	return cli.Command(&ffcli.Command{
 		Name:       "publisher",
 		ShortUsage: "publisher --source-url URL --amqp-url URL [flags] | publisher <subcommand> [flags]",
 		ShortHelp:  "Forward pgfanout's change log from PostgreSQL to a RabbitMQ topic exchange.",
-		FlagSet:    root,
-		Options:    cli.EnvOptions(),
-		UsageFunc:  cli.Usage,
+		FlagSet:    o.rootFlags(stdout),
 		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, o, stderr) },
 		Subcommands: []*ffcli.Command{
-			{
+			cli.Command(&ffcli.Command{
 				Name:       "migrate",
 				ShortUsage: "publisher migrate --source-url URL",
 				ShortHelp:  "Install or upgrade the capture schema (pgfanout) in the source database, then exit.",
-				FlagSet:    mig,
-				Options:    cli.EnvOptions(),
-				UsageFunc:  cli.Usage,
+				FlagSet:    o.migrateFlags(stdout),
 				Exec:       func(ctx context.Context, _ []string) error { return migrateSource(ctx, o, stderr) },
-			},
-			{
-				Name:       "healthcheck",
-				ShortUsage: "publisher healthcheck [--http-addr ADDR]",
-				ShortHelp:  "GET /healthz of a running publisher; exit 0 when healthy, 1 otherwise.",
-				FlagSet:    hc,
-				Options:    cli.EnvOptions(),
-				UsageFunc:  cli.Usage,
-				Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, o.httpAddr) },
-			},
+			}),
+			cli.Healthcheck("publisher", defaultHTTPAddr, stdout),
 		},
-	}
+	})
 }

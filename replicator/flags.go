@@ -9,7 +9,9 @@ import (
 	"github.com/pgfanout/pgfanout/internal/replicate"
 )
 
-// envPrefix: every flag --some-name can also be set as PGFANOUT_SOME_NAME.
+// Every flag --some-name can also be set as PGFANOUT_SOME_NAME (cli.EnvName).
+
+const defaultHTTPAddr = "127.0.0.1:9188"
 
 // options are the values of all commands' flags.
 type options struct {
@@ -25,39 +27,25 @@ type options struct {
 	prefetch     int
 	maxAttempts  int
 	workers      int
-	logLevel     string
-	logFormat    string
+	log          cli.Log
 }
 
 // replicatorFlags are the flags of the replicator and of `replicator declare`.
 func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs := cli.NewFlagSet(name, out)
 	fs.StringVar(&o.replicaURL, "replica-url", "", "replica PostgreSQL `URL` (postgres://user:password@host:5432/db)")
 	fs.StringVar(&o.amqpURL, "amqp-url", "", "RabbitMQ `URL` (amqp://user:password@host:5672/vhost)")
 	fs.StringVar(&o.replicaName, "replica-name", "", "`name` of this replica; its queue is pgfanout.<name> (default: from the replica URL's host, port and database)")
 	fs.StringVar(&o.exchange, "exchange", "pgfanout", "`name` of the durable topic exchange the publisher writes to")
 	fs.StringVar(&o.tables, "tables", "*.*", "comma-separated schema.table `patterns` to replicate; * matches a whole name, \"quote\" names with dots")
-	o.httpFlag(fs)
+	cli.HTTPAddrFlag(fs, &o.httpAddr, defaultHTTPAddr)
 	fs.IntVar(&o.batchSize, "batch-size", 100, "messages applied per transaction at most")
 	fs.IntVar(&o.batchChanges, "batch-changes", 20000, "changes applied per transaction at most (a message is never split)")
 	fs.DurationVar(&o.batchWait, "batch-wait", 20*time.Millisecond, "how long a batch waits to fill after its first message")
 	fs.IntVar(&o.prefetch, "prefetch", 200, "unacknowledged messages RabbitMQ may deliver ahead")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 5, "failures of a message on its own before it goes to the dead-letter queue")
 	fs.IntVar(&o.workers, "workers", 2, "batches applied concurrently, each on its own replica connection")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "json", "log `format`: json or console")
-	return fs
-}
-
-func (o *options) httpFlag(fs *flag.FlagSet) {
-	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9188", "`address` of /metrics, /healthz and /readyz (empty: off)")
-}
-
-func (o *options) healthcheckFlags(out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("replicator healthcheck", flag.ContinueOnError)
-	fs.SetOutput(out)
-	o.httpFlag(fs)
+	o.log.Flags(fs)
 	return fs
 }
 
@@ -65,9 +53,9 @@ func (o *options) healthcheckFlags(out io.Writer) *flag.FlagSet {
 func (o *options) config() (replicate.Config, error) {
 	switch {
 	case o.replicaURL == "":
-		return replicate.Config{}, cli.UsageError{Msg: "--replica-url (or PGFANOUT_REPLICA_URL) is required"}
+		return replicate.Config{}, cli.Required("replica-url")
 	case o.amqpURL == "":
-		return replicate.Config{}, cli.UsageError{Msg: "--amqp-url (or PGFANOUT_AMQP_URL) is required"}
+		return replicate.Config{}, cli.Required("amqp-url")
 	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait <= 0 || o.workers <= 0:
 		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --batch-wait, --prefetch, --max-attempts and --workers must be positive"}
 	}

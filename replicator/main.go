@@ -77,7 +77,7 @@ func (o *options) setup(stderr io.Writer) (replicate.Config, zerolog.Logger, err
 	if err != nil {
 		return replicate.Config{}, zerolog.Nop(), err
 	}
-	log, err := cli.Logger("replicator", o.logLevel, o.logFormat, stderr)
+	log, err := o.log.Logger("replicator", stderr)
 	return cfg, log, err
 }
 
@@ -99,36 +99,21 @@ func declare(ctx context.Context, o *options, stderr io.Writer) error {
 func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 	o := &options{}
 	// Help goes to stdout, so that `replicator --help | less` works.
-	root := o.replicatorFlags("replicator", stdout)
-	decl := o.replicatorFlags("replicator declare", stdout)
-	hc := o.healthcheckFlags(stdout)
-	return &ffcli.Command{
+	return cli.Command(&ffcli.Command{
 		Name:       "replicator",
 		ShortUsage: "replicator --replica-url URL --amqp-url URL [flags] | replicator <subcommand> [flags]",
 		ShortHelp:  "Apply pgfanout change messages from a RabbitMQ queue to a replica PostgreSQL database.",
-		FlagSet:    root,
-		Options:    cli.EnvOptions(),
-		UsageFunc:  cli.Usage,
+		FlagSet:    o.replicatorFlags("replicator", stdout),
 		Exec:       func(ctx context.Context, _ []string) error { return serve(ctx, o, stderr) },
 		Subcommands: []*ffcli.Command{
-			{
+			cli.Command(&ffcli.Command{
 				Name:       "declare",
 				ShortUsage: "replicator declare --replica-url URL --amqp-url URL [flags]",
 				ShortHelp:  "Declare the exchange, the replica's queue, its bindings and dead-letter queue, then exit.",
-				FlagSet:    decl,
-				Options:    cli.EnvOptions(),
-				UsageFunc:  cli.Usage,
+				FlagSet:    o.replicatorFlags("replicator declare", stdout),
 				Exec:       func(ctx context.Context, _ []string) error { return declare(ctx, o, stderr) },
-			},
-			{
-				Name:       "healthcheck",
-				ShortUsage: "replicator healthcheck [--http-addr ADDR]",
-				ShortHelp:  "GET /healthz of a running replicator; exit 0 when healthy, 1 otherwise.",
-				FlagSet:    hc,
-				Options:    cli.EnvOptions(),
-				UsageFunc:  cli.Usage,
-				Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, o.httpAddr) },
-			},
+			}),
+			cli.Healthcheck("replicator", defaultHTTPAddr, stdout),
 		},
-	}
+	})
 }

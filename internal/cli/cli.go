@@ -16,6 +16,8 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/rs/zerolog"
+
+	"github.com/pgfanout/pgfanout/internal/health"
 )
 
 // EnvPrefix is prepended to every flag's environment variable.
@@ -51,20 +53,68 @@ func Run(ctx context.Context, program string, root *ffcli.Command, args []string
 	return 0
 }
 
-// Logger builds the zerolog logger for --log-level and --log-format.
-func Logger(program, level, format string, w io.Writer) (zerolog.Logger, error) {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		return zerolog.Nop(), UsageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", level)}
+// Log holds --log-level and --log-format.
+type Log struct{ Level, Format string }
+
+// Flags registers --log-level and --log-format on fs.
+func (l *Log) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&l.Level, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&l.Format, "log-format", "json", "log `format`: json or console")
+}
+
+// Logger builds the zerolog logger the flags ask for.
+func (l Log) Logger(program string, w io.Writer) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(l.Level)
+	if err != nil || l.Level == "" {
+		return zerolog.Nop(), UsageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", l.Level)}
 	}
-	switch format {
+	switch l.Format {
 	case "json":
 	case "console":
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
 	default:
-		return zerolog.Nop(), UsageError{fmt.Sprintf("--log-format %q: want json or console", format)}
+		return zerolog.Nop(), UsageError{fmt.Sprintf("--log-format %q: want json or console", l.Format)}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("program", program).Logger(), nil
+}
+
+// Required is the usage error of a required flag left empty.
+func Required(flagName string) error {
+	return UsageError{fmt.Sprintf("--%s (or %s) is required", flagName, EnvName(flagName))}
+}
+
+// NewFlagSet is a flag set that reports errors instead of exiting and prints help to out.
+func NewFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+// HTTPAddrFlag registers --http-addr, where a program serves /metrics, /healthz and /readyz.
+func HTTPAddrFlag(fs *flag.FlagSet, p *string, def string) {
+	fs.StringVar(p, "http-addr", def, "`address` of /metrics, /healthz and /readyz (empty: off)")
+}
+
+// Command completes c with the environment options and the --help every command shares.
+func Command(c *ffcli.Command) *ffcli.Command {
+	c.Options = EnvOptions()
+	c.UsageFunc = Usage
+	return c
+}
+
+// Healthcheck is the `<program> healthcheck` subcommand, which container healthchecks run
+// (distroless images have no curl).
+func Healthcheck(program, defaultAddr string, out io.Writer) *ffcli.Command {
+	var addr string
+	fs := NewFlagSet(program+" healthcheck", out)
+	HTTPAddrFlag(fs, &addr, defaultAddr)
+	return Command(&ffcli.Command{
+		Name:       "healthcheck",
+		ShortUsage: program + " healthcheck [--http-addr ADDR]",
+		ShortHelp:  "GET /healthz of a running " + program + "; exit 0 when healthy, 1 otherwise.",
+		FlagSet:    fs,
+		Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, addr) },
+	})
 }
 
 // Usage lists a command's subcommands and flags, each flag with its environment variable

@@ -38,12 +38,12 @@ func TestRunExitCodes(t *testing.T) {
 }
 
 func TestLogger(t *testing.T) {
-	_, err := Logger("p", "loud", "json", &bytes.Buffer{})
+	_, err := Log{"loud", "json"}.Logger("p", &bytes.Buffer{})
 	require.ErrorAs(t, err, &UsageError{})
-	_, err = Logger("p", "info", "xml", &bytes.Buffer{})
+	_, err = Log{"info", "xml"}.Logger("p", &bytes.Buffer{})
 	require.ErrorAs(t, err, &UsageError{})
 	var out bytes.Buffer
-	log, err := Logger("p", "warn", "json", &out)
+	log, err := Log{"warn", "json"}.Logger("p", &out)
 	require.NoError(t, err)
 	log.Info().Msg("hidden")
 	log.Warn().Msg("shown")
@@ -60,4 +60,10 @@ func TestUsageNamesEnvAndDefaults(t *testing.T) {
 	require.Contains(t, u, "PGFANOUT_SOURCE_URL")
 	require.Contains(t, u, "PGFANOUT_BATCH_SIZE")
 	require.Contains(t, u, "(default 10)")
+}
+
+func TestRequiredNamesFlagAndEnv(t *testing.T) {
+	err := Required("source-url")
+	require.ErrorAs(t, err, &UsageError{})
+	require.EqualError(t, err, "--source-url (or PGFANOUT_SOURCE_URL) is required")
 }
