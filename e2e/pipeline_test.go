@@ -4,43 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
-
-// startPipelineProc runs a program until the test ends, printing its output if the test
-// failed.
-func startPipelineProc(t *testing.T, bin string, args ...string) *proctest.Proc {
-	t.Helper()
-	p, err := proctest.Start(bin, args...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(bin), p.Output())
-		}
-	})
-	return p
-}
-
-// stopPipelineProc sends SIGTERM and requires a clean exit within 10 s.
-func stopPipelineProc(t *testing.T, p *proctest.Proc) {
-	t.Helper()
-	require.NoError(t, p.Terminate(10*time.Second), "exit after SIGTERM:\n%s", p.Output())
-}
-
-func runPipelineCmd(t *testing.T, bin string, args ...string) {
-	t.Helper()
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	require.NoError(t, err, "%s %v:\n%s", filepath.Base(bin), args, out)
-}
 
 // tableDigest is a table's rows as sorted text, so equal tables give equal strings and
 // keyless tables compare as multisets.
@@ -56,7 +27,7 @@ func tableDigest(t *testing.T, conn *pgx.Conn, table string) string {
 // trigger → publisher → RabbitMQ → replicator → replica, then a clean SIGTERM of both.
 func TestPipelineRowArrives(t *testing.T) {
 	ctx := context.Background()
-	publisher, replicator := buildPublisher(t), buildReplicator(t)
+	publisher, replicator := bins.publisher, bins.replicator
 	srcURL, repURL := testenv.NewDatabase(t), testenv.NewDatabase(t)
 	amqpURL := testenv.AMQPURL(t)
 	exchange, replica := testenv.UniqueName("pgf_x"), testenv.UniqueName("pgf_r")
@@ -69,8 +40,8 @@ func TestPipelineRowArrives(t *testing.T) {
 		_, err := c.Exec(ctx, ddl)
 		require.NoError(t, err)
 	}
-	runPipelineCmd(t, publisher, "migrate", "--source-url", srcURL)
-	runPipelineCmd(t, publisher, "migrate", "--source-url", srcURL) // idempotent
+	runCmd(t, publisher, "migrate", "--source-url", srcURL)
+	runCmd(t, publisher, "migrate", "--source-url", srcURL) // idempotent
 	_, err := src.Exec(ctx, `SELECT pgfanout.track('"Sales Dept"."Order.Items"'), pgfanout.track('public.log')`)
 	require.NoError(t, err)
 	// The publisher runs as a role holding exactly the grants README documents, and the
@@ -92,10 +63,10 @@ func TestPipelineRowArrives(t *testing.T) {
 	app := testenv.Connect(t, appURL)
 	common := []string{"--amqp-url", amqpURL, "--exchange", exchange}
 	repArgs := append([]string{"--replica-url", repURL, "--replica-name", replica, "--http-addr", "127.0.0.1:0"}, common...)
-	runPipelineCmd(t, replicator, append([]string{"declare"}, repArgs...)...)
+	runCmd(t, replicator, append([]string{"declare"}, repArgs...)...)
 
-	pub := startPipelineProc(t, publisher, append([]string{"--source-url", pubURL, "--http-addr", "127.0.0.1:0"}, common...)...)
-	rpl := startPipelineProc(t, replicator, repArgs...)
+	pub := startProc(t, exec.Command(publisher, append([]string{"--source-url", pubURL, "--http-addr", "127.0.0.1:0"}, common...)...))
+	rpl := startProc(t, exec.Command(replicator, repArgs...))
 
 	_, err = app.Exec(ctx, `INSERT INTO "Sales Dept"."Order.Items" VALUES (1, 'O''Brien; DROP TABLE x', '{"a" : 1, "a": 2}', 12345678901234567890.123456789),
 		(2, 'two', null, 'NaN'), (3, 'three', '[]', 0)`)
@@ -106,15 +77,14 @@ func TestPipelineRowArrives(t *testing.T) {
 
 	for _, table := range []string{`"Sales Dept"."Order.Items"`, "public.log"} {
 		want := tableDigest(t, src, table)
-		require.Eventually(t, func() bool { return tableDigest(t, rep, table) == want }, 30*time.Second, 50*time.Millisecond,
-			"%s never matched the source", table)
+		waitFor(t, table+" to match the source", 30*time.Second, func() bool { return tableDigest(t, rep, table) == want })
 	}
 	// Confirmed changes leave the change log.
-	require.Eventually(t, func() bool {
+	waitFor(t, "the change log to drain", 30*time.Second, func() bool {
 		var n int64
 		require.NoError(t, src.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n))
 		return n == 0
-	}, 30*time.Second, 50*time.Millisecond, "the change log never drained")
-	stopPipelineProc(t, pub)
-	stopPipelineProc(t, rpl)
+	})
+	stopProc(t, pub)
+	stopProc(t, rpl)
 }

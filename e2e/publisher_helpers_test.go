@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,14 +16,6 @@ import (
 	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
-
-// buildPublisher builds ./publisher into the test's temp dir.
-func buildPublisher(t *testing.T) string {
-	t.Helper()
-	bin, err := proctest.Build(t.TempDir(), "publisher")
-	require.NoError(t, err)
-	return bin
-}
 
 // pubEnv is what a publisher process is started with.
 type pubEnv struct {
@@ -42,7 +29,7 @@ type pubEnv struct {
 // the shared broker.
 func newPubEnv(t *testing.T) (pubEnv, *pgx.Conn) {
 	t.Helper()
-	bin := buildPublisher(t)
+	bin := bins.publisher
 	src, conn := pubSource(t, bin)
 	return pubEnv{bin: bin, source: src, amqpURL: testenv.AMQPURL(t), exchange: testenv.UniqueName("pgfanout_test_x")}, conn
 }
@@ -80,41 +67,10 @@ func pubExec(t *testing.T, conn *pgx.Conn, stmts ...string) {
 	}
 }
 
-// pubProc is a running publisher with its log captured.
+// pubProc is a running publisher.
 type pubProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	log  *pubLog
-	done chan struct{}
-	err  error // Wait's result, set before done closes
-}
-
-// pubLog collects a process's output and finds the HTTP address it logs.
-type pubLog struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	addr  chan string // receives the address once
-	found bool
-}
-
-func (l *pubLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	sc := bufio.NewScanner(bytes.NewReader(p))
-	for !l.found && sc.Scan() {
-		var line struct{ Message, Addr string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "http server listening" {
-			l.addr <- line.Addr
-			l.found = true
-		}
-	}
-	return l.buf.Write(p)
-}
-
-func (l *pubLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	t *testing.T
+	*proctest.Proc
 }
 
 // startPublisher runs a publisher on a random HTTP port; it is killed when the test ends.
@@ -123,50 +79,22 @@ func startPublisher(t *testing.T, env pubEnv, extra ...string) *pubProc {
 	cmd := exec.Command(env.bin, append([]string{"--http-addr", "127.0.0.1:0", "--poll-interval", "200ms"}, extra...)...)
 	cmd.Env = append(cmd.Environ(), "PGFANOUT_SOURCE_URL="+env.source, "PGFANOUT_AMQP_URL="+env.amqpURL,
 		"PGFANOUT_EXCHANGE="+env.exchange)
-	p := &pubProc{t: t, cmd: cmd, log: &pubLog{addr: make(chan string, 1)}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	require.NoError(t, cmd.Start())
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("publisher %d output:\n%s", cmd.Process.Pid, p.log.String())
-		}
-	})
-	return p
+	return &pubProc{t: t, Proc: startProc(t, cmd)}
 }
 
 // addr waits for the HTTP address the process logs at start-up.
 func (p *pubProc) addr() string {
 	p.t.Helper()
-	select {
-	case a := <-p.log.addr:
-		p.log.addr <- a // keep it for the next caller (the channel has room for one)
-		return a
-	case <-time.After(20 * time.Second):
-		p.t.Fatalf("publisher did not log its HTTP address:\n%s", p.log.String())
-		return ""
-	}
+	a, err := p.Addr(20 * time.Second)
+	require.NoError(p.t, err, "publisher output:\n%s", p.Output())
+	return a
 }
 
 // terminate sends SIGTERM and requires exit status 0 within 10 s.
-func (p *pubProc) terminate() {
-	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-p.done:
-		require.NoError(p.t, p.err, "exit status after SIGTERM")
-	case <-time.After(10 * time.Second):
-		p.t.Fatal("publisher did not exit within 10 s of SIGTERM")
-	}
-}
+func (p *pubProc) terminate() { stopProc(p.t, p.Proc) }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *pubProc) kill() {
-	require.NoError(p.t, p.cmd.Process.Kill())
-	<-p.done
-}
+func (p *pubProc) kill() { p.Kill() }
 
 // metric reads one unlabelled series from /metrics; ok is false if the process does not
 // answer (it may just have died).
@@ -188,18 +116,6 @@ func (p *pubProc) metric(name string) (value string, ok bool) {
 func (p *pubProc) isLeader() bool {
 	v, _ := p.metric("pgfanout_publisher_is_leader")
 	return v == "1"
-}
-
-// pubWaitFor polls cond until it holds or timeout passes.
-func pubWaitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
 }
 
 func pubBacklog(t *testing.T, conn *pgx.Conn) int64 {

@@ -27,7 +27,7 @@ func TestPublisherNormalFlow(t *testing.T) {
 	consumer := pubConsume(t, ch, queue)
 
 	p := startPublisher(t, env)
-	pubWaitFor(t, "leader", 10*time.Second, p.isLeader)
+	waitFor(t, "leader", 10*time.Second, p.isLeader)
 	ctx := context.Background()
 	big := make([]byte, 5<<19) // hex-encoded below: a 5 MB value
 	_, _ = rand.Read(big)
@@ -71,8 +71,8 @@ func TestPublisherNormalFlow(t *testing.T) {
 	}
 	require.Less(t, len(consumer.messages), 20, "changes travel many to a message")
 
-	pubWaitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
-	pubWaitFor(t, "publisher_idle", 10*time.Second, func() bool { return pubIdle(t, conn) })
+	waitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	waitFor(t, "publisher_idle", 10*time.Second, func() bool { return pubIdle(t, conn) })
 	resp, err := http.Get("http://" + p.addr() + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -94,19 +94,19 @@ func TestPublisherSurvivesRabbitMQRestart(t *testing.T) {
 
 	p := startPublisher(t, env)
 	w := startWriter(t, env.source, 1)
-	pubWaitFor(t, "first changes published", 20*time.Second, func() bool {
+	waitFor(t, "first changes published", 20*time.Second, func() bool {
 		v, _ := p.metric("pgfanout_publisher_changes_published_total")
 		return v != "" && v != "0"
 	})
 	mq.Stop()
 	before := w.rows.Load()
-	pubWaitFor(t, "writes during the outage", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
+	waitFor(t, "writes during the outage", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
 	mq.Start()
 	before = w.rows.Load()
-	pubWaitFor(t, "writes after the restart", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
+	waitFor(t, "writes after the restart", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
 	w.finish(t)
 	last := pubLastVersion(t, conn)
-	pubWaitFor(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	waitFor(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
 
 	amqpConn, err := amqp.Dial(mq.URL())
 	require.NoError(t, err)
@@ -116,7 +116,7 @@ func TestPublisherSurvivesRabbitMQRestart(t *testing.T) {
 	c := pubConsume(t, ch, queue)
 	c.until(last, 30*time.Second)
 	t.Logf("%d changes, %d duplicates after the broker restart", last, c.dups)
-	require.LessOrEqual(t, strings.Count(p.log.String(), "unavailable, retrying"), 3, "the outage is logged once, then periodically")
+	require.LessOrEqual(t, strings.Count(p.Output(), "unavailable, retrying"), 3, "the outage is logged once, then periodically")
 	p.terminate()
 }
 
@@ -127,7 +127,7 @@ func TestPublisherKilledMidBatchAndRestarted(t *testing.T) {
 	w := startWriter(t, env.source, 1)
 
 	p := startPublisher(t, env, "--batch-size", "2000")
-	pubWaitFor(t, "first messages published", 20*time.Second, func() bool {
+	waitFor(t, "first messages published", 20*time.Second, func() bool {
 		v, _ := p.metric("pgfanout_publisher_messages_published_total")
 		return v != "" && v != "0"
 	})
@@ -137,7 +137,7 @@ func TestPublisherKilledMidBatchAndRestarted(t *testing.T) {
 	p = startPublisher(t, env)
 	w.finish(t)
 	last := pubLastVersion(t, conn)
-	pubWaitFor(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	waitFor(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
 	c := pubConsume(t, ch, queue)
 	c.until(last, 30*time.Second)
 	t.Logf("%d changes, %d published twice", last, c.dups)
@@ -152,7 +152,7 @@ func TestPublisherRecoversFromCutPostgresConnections(t *testing.T) {
 	admin := testenv.Connect(t, testenv.PGURL(t))
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
-		pubWaitFor(t, "the publisher's connections", 10*time.Second, func() bool {
+		waitFor(t, "the publisher's connections", 10*time.Second, func() bool {
 			var n int
 			require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1
 				AND application_name IN ('pgfanout-publisher', 'pgfanout-publisher-listen')`, conn.Config().Database).Scan(&n))
@@ -165,7 +165,7 @@ func TestPublisherRecoversFromCutPostgresConnections(t *testing.T) {
 		require.NoError(t, err)
 	}
 	c.until(300, 30*time.Second)
-	pubWaitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	waitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
 	p.terminate()
 }
 
@@ -174,7 +174,7 @@ func TestPublisherStandbyTakesOver(t *testing.T) {
 	ch, queue := pubQueue(t, env.amqpURL, env.exchange, "public.t", nil)
 	c := pubConsume(t, ch, queue)
 	a, b := startPublisher(t, env), startPublisher(t, env)
-	pubWaitFor(t, "a leader", 10*time.Second, func() bool { return a.isLeader() || b.isLeader() })
+	waitFor(t, "a leader", 10*time.Second, func() bool { return a.isLeader() || b.isLeader() })
 
 	var both atomic.Bool
 	stop := make(chan struct{})
@@ -233,7 +233,7 @@ func TestPublisherRoutesEscapedNames(t *testing.T) {
 }
 
 func TestPublisherHelpListsFlagsAndEnv(t *testing.T) {
-	bin := buildPublisher(t)
+	bin := bins.publisher
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	for _, want := range []string{
@@ -262,11 +262,11 @@ func TestPublisherNeverLogsPasswords(t *testing.T) {
 	// publisher logs connection errors for the URL carrying it.
 	env.source, env.amqpURL = withPassword(env.source, pgSecret), withPassword(env.amqpURL, mqSecret)
 	p := startPublisher(t, env)
-	pubWaitFor(t, "the RabbitMQ failure logged", 20*time.Second, func() bool {
-		return strings.Contains(p.log.String(), `"target":"rabbitmq"`)
+	waitFor(t, "the RabbitMQ failure logged", 20*time.Second, func() bool {
+		return strings.Contains(p.Output(), `"target":"rabbitmq"`)
 	})
 	p.terminate()
-	logs := p.log.String()
+	logs := p.Output()
 	require.Contains(t, logs, "xxxxx", "URLs are logged redacted")
 
 	bad, err := exec.Command(env.bin, "migrate", "--source-url", withPassword("postgres://postgres@127.0.0.1:1/x", pgSecret)).CombinedOutput()

@@ -19,14 +19,6 @@ import (
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
-// buildReplicator builds ./replicator into the test's temp dir.
-func buildReplicator(t *testing.T) string {
-	t.Helper()
-	bin, err := proctest.Build(t.TempDir(), "replicator")
-	require.NoError(t, err)
-	return bin
-}
-
 // repEnv is a capture source, a replica with the same tables, and the replica's queue names.
 type repEnv struct {
 	bin      string
@@ -58,7 +50,7 @@ func newRepEnv(t *testing.T, repURL, amqpURL string) *repEnv {
 	if amqpURL == "" {
 		amqpURL = testenv.AMQPURL(t)
 	}
-	e := &repEnv{bin: buildReplicator(t), repURL: repURL, amqpURL: amqpURL,
+	e := &repEnv{bin: bins.replicator, repURL: repURL, amqpURL: amqpURL,
 		exchange: testenv.UniqueName("pgf_x"), name: testenv.UniqueName("pgf_r"), rnd: rand.New(rand.NewPCG(1, 2))}
 	queue := "pgfanout." + e.name
 	testenv.CleanupAMQP(t, amqpURL, []string{e.exchange, e.exchange + ".dead"}, []string{queue, queue + ".dead"})
@@ -81,9 +73,7 @@ func (e *repEnv) args(extra ...string) []string {
 // run runs a subcommand to completion.
 func (e *repEnv) run(t *testing.T, sub string, extra ...string) string {
 	t.Helper()
-	out, err := exec.Command(e.bin, append([]string{sub}, e.args(extra...)...)...).CombinedOutput()
-	require.NoError(t, err, "replicator %s: %s", sub, out)
-	return string(out)
+	return runCmd(t, e.bin, append([]string{sub}, e.args(extra...)...)...)
 }
 
 // workload runs random statements on the source: upserts, updates, primary key changes,
@@ -155,36 +145,18 @@ func (e *repEnv) converged(t *testing.T, timeout time.Duration) {
 	}
 }
 
-// repWait polls cond on the test goroutine (cond may use require) until it holds.
-func repWait(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-	}
-}
-
 // repProc is a running replicator; its output is logged if the test fails.
 type repProc struct{ *proctest.Proc }
 
 func (e *repEnv) start(t *testing.T, extra ...string) *repProc {
 	t.Helper()
-	p, err := proctest.Start(e.bin, e.args(extra...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("replicator %d output:\n%s", p.Pid(), p.Output())
-		}
-	})
-	return &repProc{p}
+	return &repProc{startProc(t, exec.Command(e.bin, e.args(extra...)...))}
 }
 
 // terminate sends SIGTERM and requires exit status 0 within 10 s.
 func (p *repProc) terminate(t *testing.T) {
 	t.Helper()
-	require.NoError(t, p.Terminate(10*time.Second), "exit status after SIGTERM")
+	stopProc(t, p.Proc)
 }
 
 func (p *repProc) kill(t *testing.T) { p.Kill() }

@@ -17,7 +17,7 @@ import (
 )
 
 func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
-	bin := buildReplicator(t)
+	bin := bins.replicator
 	for _, args := range [][]string{{"--help"}, {"declare", "--help"}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		require.NoError(t, err, "%v exits 0", args)
@@ -41,7 +41,7 @@ func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
 }
 
 func TestReplicatorDeclareCreatesQueueAndBindings(t *testing.T) {
-	bin := buildReplicator(t)
+	bin := bins.replicator
 	amqpURL, exchange, name := testenv.AMQPURL(t), testenv.UniqueName("pgf_x"), testenv.UniqueName("pgf_r")
 	queue := "pgfanout." + name
 	testenv.CleanupAMQP(t, amqpURL, []string{exchange, exchange + ".dead"}, []string{queue, queue + ".dead"})
@@ -98,7 +98,7 @@ func TestReplicatorKilledMidBatchConverges(t *testing.T) {
 		e.publish(t)
 	}
 	p := e.start(t, "--batch-size", "2", "--batch-wait", "1ms")
-	repWait(t, "a first batch applied", 30*time.Second, func() bool { return p.applied(t) > 0 })
+	waitFor(t, "a first batch applied", 30*time.Second, func() bool { return p.applied(t) > 0 })
 	p.kill(t)
 	e.workload(t, 20)
 	e.publish(t)
@@ -127,7 +127,7 @@ func TestReplicatorDeadLettersPoisonAndContinues(t *testing.T) {
 
 	ch := testenv.AMQPChannel(t)
 	dead := map[string]string{}
-	repWait(t, "2 dead letters", 30*time.Second, func() bool {
+	waitFor(t, "2 dead letters", 30*time.Second, func() bool {
 		d, ok, err := ch.Get("pgfanout."+e.name+".dead", true)
 		require.NoError(t, err)
 		if ok {
@@ -156,7 +156,7 @@ func TestReplicatorSurvivesReplicaRestart(t *testing.T) {
 	pg.Stop(t)
 	e.workload(t, 40)
 	e.publish(t)
-	repWait(t, "/readyz to fail while the replica is down", 30*time.Second, func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
+	waitFor(t, "/readyz to fail while the replica is down", 30*time.Second, func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
 	pg.Start(t)
 	e.rep = sourcetest.Connect(t, e.repURL)
 	e.converged(t, time.Minute)

@@ -4,7 +4,6 @@
 package proctest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -20,16 +19,23 @@ import (
 
 // Proc is a running program.
 type Proc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	out     bytes.Buffer
+	scanned int    // bytes of out already searched for the HTTP address
+	addr    string // the HTTP address, once logged
+	done    chan struct{}
+	err     error // Wait's result, once done is closed
 }
 
 // Start runs bin with args, stdout and stderr captured together.
 func Start(bin string, args ...string) (*Proc, error) {
-	p := &Proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	return StartCmd(exec.Command(bin, args...))
+}
+
+// StartCmd runs cmd (its environment as set), stdout and stderr captured together.
+func StartCmd(cmd *exec.Cmd) (*Proc, error) {
+	p := &Proc{cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
@@ -44,7 +50,29 @@ func Start(bin string, args ...string) (*Proc, error) {
 func (p *Proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.out.Write(b)
+	n, err := p.out.Write(b)
+	if p.addr == "" {
+		p.findAddr()
+	}
+	return n, err
+}
+
+// findAddr searches the complete lines written since the last search for the JSON
+// "http server listening" line internal/health logs.
+func (p *Proc) findAddr() {
+	rest := p.out.Bytes()[p.scanned:]
+	end := bytes.LastIndexByte(rest, '\n')
+	if end < 0 {
+		return
+	}
+	p.scanned += end + 1
+	for _, l := range bytes.Split(rest[:end], []byte("\n")) {
+		var line struct{ Message, Addr string }
+		if json.Unmarshal(l, &line) == nil && line.Message == "http server listening" {
+			p.addr = line.Addr
+			return
+		}
+	}
 }
 
 // Output is everything the program wrote so far.
@@ -90,12 +118,11 @@ func (p *Proc) Kill() {
 // logs it), for programs started with --http-addr 127.0.0.1:0.
 func (p *Proc) Addr(timeout time.Duration) (string, error) {
 	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
-		sc := bufio.NewScanner(strings.NewReader(p.Output()))
-		for sc.Scan() {
-			var line struct{ Message, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Message == "http server listening" {
-				return line.Addr, nil
-			}
+		p.mu.Lock()
+		addr := p.addr
+		p.mu.Unlock()
+		if addr != "" {
+			return addr, nil
 		}
 		if !p.Running() || time.Now().After(deadline) {
 			return "", errors.New("no \"http server listening\" line in the output")
