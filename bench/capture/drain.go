@@ -21,6 +21,9 @@ SELECT version, items::text FROM (
 WHERE before < $1
 ORDER BY version`
 
+// idleLinger mirrors the publisher's (internal/publish).
+const idleLinger = 20 * time.Millisecond
+
 // drainer plays the publisher without RabbitMQ: fetch entries in version order, delete them,
 // and around idle periods flip publisher_idle and wait for a notification or the poll.
 type drainer struct {
@@ -88,14 +91,26 @@ func (d *drainer) receive(ctx context.Context) {
 func (d *drainer) loop(ctx context.Context) {
 	defer d.wg.Done()
 	idle := true // reset() left publisher_idle up
+	lingered := false
 	for ctx.Err() == nil {
 		n, err := d.drainOnce(ctx)
+		if n > 0 {
+			lingered = false
+		}
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
 				d.err = err
 			}
 			return
+		case n == 0 && !idle && !lingered:
+			// As the publisher does (publish.idleLinger): raise the flag only once the log
+			// stayed empty for a while, or under load it would flip for nearly every statement.
+			lingered = true
+			select {
+			case <-ctx.Done():
+			case <-time.After(idleLinger):
+			}
 		case n > 0 && idle, n == 0 && !idle:
 			// Lower the flag while busy; raise it when empty, then fetch once more because a
 			// change committed before the flag was visible sent no notification.

@@ -51,6 +51,7 @@ func (t *term) drain(ctx context.Context) error {
 			}
 			continue
 		}
+		t.lingered = false
 		if err := t.setIdle(idleFalse); err != nil {
 			return err
 		}
@@ -72,13 +73,23 @@ func (t *term) drain(ctx context.Context) error {
 }
 
 // quiet handles an empty fetch. With a batch in flight it lands it (the caller then fetches
-// from the lowest version). Otherwise the first time it raises publisher_idle and lets the
-// caller fetch once more (a change committed before the flag was visible sent no
-// notification); after that it waits for a notification or the poll.
+// from the lowest version). Otherwise it first lingers for idleLinger and lets the caller
+// fetch again; if the log is still empty it raises publisher_idle and lets the caller fetch
+// once more (a change committed before the flag was visible sent no notification); after
+// that it waits for a notification or the poll.
 func (t *term) quiet(ctx context.Context, inflight **flight) error {
 	switch {
 	case *inflight != nil:
 		return t.land(inflight)
+	case t.idle != idleTrue && !t.lingered:
+		t.lingered = true
+		linger := time.NewTimer(idleLinger)
+		defer linger.Stop()
+		select {
+		case <-ctx.Done():
+		case <-linger.C:
+		}
+		return nil
 	case t.idle != idleTrue:
 		return t.setIdle(idleTrue)
 	default:

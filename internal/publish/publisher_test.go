@@ -114,3 +114,43 @@ func TestRecoversWhenPostgresConnectionsAreCut(t *testing.T) {
 	eventually(t, "empty change log", func() bool { return h.backlog() == 0 })
 	require.Positive(t, counter(p.m.reconnects.WithLabelValues(targetPostgres)))
 }
+
+// Under steady writes the log is empty only between commits. The publisher must not raise
+// publisher_idle in those gaps: every raise makes the next commit notify, and a notifying
+// commit takes a cluster-wide lock.
+func TestSteadyWritesDoNotNotify(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	listener := testenv.Connect(t, h.url)
+	_, err := listener.Exec(ctx, `LISTEN pgfanout`)
+	require.NoError(t, err)
+	h.start(h.config())
+	eventually(t, "publisher_idle", h.idle)
+	h.exec(`INSERT INTO t VALUES (0, 'wakes the publisher')`) // the flag was up: this notifies
+	h.receive(1, 10*time.Second)
+	countNotifications := func() (n int) {
+		for {
+			wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_, err := listener.WaitForNotification(wctx)
+			cancel()
+			if err != nil {
+				return n
+			}
+			n++
+		}
+	}
+	countNotifications()
+
+	const writes = 100
+	tick := time.NewTicker(5 * time.Millisecond) // a steady writer: the pace is the workload
+	defer tick.Stop()
+	for i := 1; i <= writes; i++ {
+		<-tick.C
+		_, err := h.conn.Exec(ctx, `INSERT INTO t VALUES ($1, 'steady')`, i)
+		require.NoError(t, err)
+	}
+	h.receive(writes+1, 20*time.Second)
+	// Without the linger the publisher empties the log within each 5 ms gap and raises the
+	// flag every time: nearly every write notifies.
+	require.LessOrEqual(t, countNotifications(), writes/10, "notifications during steady writes")
+}
