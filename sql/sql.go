@@ -2,22 +2,23 @@
 // reviewed and run with psql as they are. Values always travel as $n parameters.
 package sql
 
-import (
-	"embed"
-	"fmt"
-)
+import "embed"
 
-// FS holds every statement; the file name without ".sql" is the statement's name.
+// FS holds every statement, for tests that check them all.
 //
 //go:embed *.sql
 var FS embed.FS
 
-// Load returns the text of the named statement. Names are fixed in the code, so a missing
-// one is reported as an error rather than found at run time by a failing query.
-func Load(name string) (string, error) {
-	b, err := FS.ReadFile(name + ".sql")
-	if err != nil {
-		return "", fmt.Errorf("load statement %s: %w", name, err)
-	}
-	return string(b), nil
-}
+// The statements, one file each.
+var (
+	//go:embed fetch_changes.sql
+	FetchChanges string
+	//go:embed delete_changes.sql
+	DeleteChanges string
+	//go:embed set_publisher_idle.sql
+	SetPublisherIdle string
+	//go:embed try_lock.sql
+	TryLock string
+	//go:embed source_stats.sql
+	SourceStats string
+)

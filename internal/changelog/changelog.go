@@ -41,30 +41,15 @@ func (b *Batch) Last() int64 {
 // connection that holds the leader lock, so that a publisher whose lock connection died can
 // no longer fetch or delete anything.
 type Store struct {
-	conn                *pgx.Conn
-	fetch, remove, idle string
+	conn *pgx.Conn
 }
 
-// New prepares a store on conn.
-func New(conn *pgx.Conn) (*Store, error) {
-	s := &Store{conn: conn}
-	for name, dst := range map[string]*string{
-		"fetch_changes":      &s.fetch,
-		"delete_changes":     &s.remove,
-		"set_publisher_idle": &s.idle,
-	} {
-		text, err := queries.Load(name)
-		if err != nil {
-			return nil, err
-		}
-		*dst = text
-	}
-	return s, nil
-}
+// New returns a store on conn.
+func New(conn *pgx.Conn) *Store { return &Store{conn: conn} }
 
 // Fetch reads the entries after version `after` (0: from the start) within lim.
 func (s *Store) Fetch(ctx context.Context, after int64, lim Limits) (*Batch, error) {
-	rows, err := s.conn.Query(ctx, s.fetch, after, lim.Changes, lim.Bytes)
+	rows, err := s.conn.Query(ctx, queries.FetchChanges, after, lim.Changes, lim.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch changes after %d: %w", after, err)
 	}
@@ -90,7 +75,7 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 	if len(versions) == 0 {
 		return nil
 	}
-	if _, err := s.conn.Exec(ctx, s.remove, versions); err != nil {
+	if _, err := s.conn.Exec(ctx, queries.DeleteChanges, versions); err != nil {
 		return fmt.Errorf("delete %d change-log entries from %d: %w", len(versions), versions[0], err)
 	}
 	return nil
@@ -98,7 +83,7 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 
 // SetIdle sets pgfanout.settings.publisher_idle.
 func (s *Store) SetIdle(ctx context.Context, idle bool) error {
-	if _, err := s.conn.Exec(ctx, s.idle, idle); err != nil {
+	if _, err := s.conn.Exec(ctx, queries.SetPublisherIdle, idle); err != nil {
 		return fmt.Errorf("set publisher_idle to %t: %w", idle, err)
 	}
 	return nil

@@ -44,8 +44,7 @@ func TestFetchExplodesEntries(t *testing.T) {
 		`UPDATE t SET id = 3 WHERE id = 2`,
 		`DELETE FROM t WHERE id = 1`,
 		`TRUNCATE t`)
-	store, err := New(conn)
-	require.NoError(t, err)
+	store := New(conn)
 	b, err := store.Fetch(ctx, 0, Limits{Changes: 100, Bytes: 1 << 20})
 	require.NoError(t, err)
 	var got []string
@@ -83,8 +82,7 @@ func TestFetchLimits(t *testing.T) {
 		_, err := conn.Exec(ctx, `INSERT INTO t SELECT g, json_build_object('pad', repeat('x', 1000)) FROM generate_series($1::int, $1 + 2) g`, i*3+1)
 		require.NoError(t, err)
 	}
-	store, err := New(conn)
-	require.NoError(t, err)
+	store := New(conn)
 	fetch := func(after int64, lim Limits) *Batch {
 		b, err := store.Fetch(ctx, after, lim)
 		require.NoError(t, err)
@@ -106,8 +104,7 @@ func TestFetchLimits(t *testing.T) {
 func TestSetIdleAndStats(t *testing.T) {
 	ctx := context.Background()
 	conn := source(t)
-	store, err := New(conn)
-	require.NoError(t, err)
+	store := New(conn)
 	idle := func() (v bool) {
 		require.NoError(t, conn.QueryRow(ctx, `SELECT publisher_idle FROM pgfanout.settings`).Scan(&v))
 		return v
@@ -136,8 +133,7 @@ func TestDerivedKeysMatchCapturedKeys(t *testing.T) {
 		`INSERT INTO "Odd ""T""" VALUES (1.50, E'a"b\\c\td\x01é😀', '-infinity', 1), (-0.000001, '', '2020-01-01 00:00:00.000001+05', 2)`,
 		`UPDATE "Odd ""T""" SET v = v + 1`,
 		`DELETE FROM "Odd ""T"""`)
-	store, err := New(conn)
-	require.NoError(t, err)
+	store := New(conn)
 	b, err := store.Fetch(ctx, 0, Limits{Changes: 100, Bytes: 1 << 20})
 	require.NoError(t, err)
 	byOp := map[change.Op][]string{}

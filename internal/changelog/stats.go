@@ -19,17 +19,8 @@ type Stats struct {
 // it on a connection of its own and not on every batch.
 func ReadStats(ctx context.Context, conn *pgx.Conn) (Stats, error) {
 	var st Stats
-	for name, dst := range map[string]any{
-		"backlog_changes":          &st.Backlog,
-		"notification_queue_usage": &st.NotifyQueueUsage,
-	} {
-		text, err := queries.Load(name)
-		if err != nil {
-			return st, err
-		}
-		if err := conn.QueryRow(ctx, text).Scan(dst); err != nil {
-			return st, fmt.Errorf("read %s: %w", name, err)
-		}
+	if err := conn.QueryRow(ctx, queries.SourceStats).Scan(&st.Backlog, &st.NotifyQueueUsage); err != nil {
+		return st, fmt.Errorf("read source stats: %w", err)
 	}
 	return st, nil
 }

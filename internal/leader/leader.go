@@ -38,12 +38,9 @@ type Elector struct {
 // it; closing that connection releases the lock. It retries connection failures with
 // backoff and returns only with the lock or with ctx's error.
 func (e *Elector) Acquire(ctx context.Context) (*pgx.Conn, error) {
-	tryLock, err := queries.Load("try_lock")
-	if err != nil {
-		return nil, err
-	}
 	down := outage.Tracker{Log: e.Log, Target: "postgresql"}
 	var conn *pgx.Conn
+	var err error
 	for standby := false; ; {
 		if conn == nil {
 			if conn, err = e.connect(ctx, &down); err != nil {
@@ -51,7 +48,7 @@ func (e *Elector) Acquire(ctx context.Context) (*pgx.Conn, error) {
 			}
 		}
 		var held bool
-		if err := conn.QueryRow(ctx, tryLock, e.Key).Scan(&held); err != nil {
+		if err := conn.QueryRow(ctx, queries.TryLock, e.Key).Scan(&held); err != nil {
 			e.drop(conn)
 			conn = nil
 			if ctx.Err() != nil {

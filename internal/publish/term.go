@@ -52,16 +52,12 @@ type term struct {
 
 // lead publishes as leader on conn until ctx ends (then returns nil) or PostgreSQL fails.
 func (p *Publisher) lead(ctx context.Context, conn *pgx.Conn) error {
-	store, err := changelog.New(conn)
-	if err != nil {
-		return err
-	}
 	work, cancel := graceful(ctx, p.cfg.ShutdownGrace)
 	defer cancel()
-	t := &term{p: p, conn: conn, store: store, work: work,
+	t := &term{p: p, conn: conn, store: changelog.New(conn), work: work,
 		broker: outage.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq"}}
 	defer t.closeSession()
-	err = t.run(ctx)
+	err := t.run(ctx)
 	if ctx.Err() != nil {
 		t.stop(ctx)
 		return nil
