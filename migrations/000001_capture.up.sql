@@ -36,6 +36,8 @@ CREATE TABLE pgfanout.changes (
                                            -- and evaluating one costs every captured statement
     captured_at  timestamptz NOT NULL,
     key_columns  text[]      NOT NULL,  -- the primary key when captured, in key order
+    bytes        integer     NOT NULL,  -- octet_length(items::text), so that the publisher can
+                                           -- budget a fetch without reading each entry twice
     items        json        NOT NULL
 );
 -- A queue table: rows are deleted as soon as RabbitMQ confirmed them.
@@ -172,14 +174,16 @@ CREATE FUNCTION pgfanout.entries_sql(p_op "char", p_keys text[], p_key text, p_r
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
-    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
-    SELECT min(v), max(v), count(*), pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %L, clock_timestamp(), %L,
-           json_agg(json_build_array(v, k, r) ORDER BY v)
-    FROM (SELECT v, k, r, sum(s) OVER w / 16777216 + (count(*) OVER w - 1) / 5000 AS g
-          FROM (SELECT v, k, r, %s AS s
-                FROM (SELECT nextval('pgfanout.version_seq') AS v, %s AS k, %s AS r %s OFFSET 0) s0) s1
-          WINDOW w AS (ROWS UNBOUNDED PRECEDING)) s
-    GROUP BY g
+    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, bytes, items)
+    SELECT first, last, n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %L, clock_timestamp(), %L,
+           octet_length(items::text), items
+    FROM (SELECT min(v) AS first, max(v) AS last, count(*) AS n, json_agg(json_build_array(v, k, r) ORDER BY v) AS items
+          FROM (SELECT v, k, r, sum(s) OVER w / 16777216 + (count(*) OVER w - 1) / 5000 AS g
+                FROM (SELECT v, k, r, %s AS s
+                      FROM (SELECT nextval('pgfanout.version_seq') AS v, %s AS k, %s AS r %s OFFSET 0) s0) s1
+                WINDOW w AS (ROWS UNBOUNDED PRECEDING)) s
+          GROUP BY g
+          OFFSET 0) e
     RETURNING version$f$,
     p_op, p_keys, pgfanout.size_sql(p_key, p_row), p_key, p_row, p_from)
 $$;
@@ -199,8 +203,9 @@ SELECT format($f$
           FROM (SELECT %3$s AS e FROM (%4$s LIMIT 5001) %5$s OFFSET 0) s0) s;
     IF v_n > 0 AND NOT v_big THEN
         v_first := nextval('pgfanout.version_seq');
-        INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
-        VALUES (v_first, v_first + v_n - 1, v_n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), %2$L, v_items);
+        INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, bytes, items)
+        VALUES (v_first, v_first + v_n - 1, v_n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), %2$L,
+                octet_length(v_items::text), v_items);
         v_entries := v_entries || v_first;
     ELSIF v_n > 0 THEN
         WITH e AS (%6$s)
@@ -236,9 +241,10 @@ BEGIN
     EXECUTE format('CREATE FUNCTION pgfanout.capture_truncate() RETURNS trigger LANGUAGE plpgsql '
                    'SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L', pgfanout.capture_body($b$
     v_first := nextval('pgfanout.version_seq');
-    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, items)
+    v_items := json_build_array(json_build_array(v_first, NULL, NULL));
+    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, bytes, items)
     VALUES (v_first, v_first, 1, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T',
-            clock_timestamp(), '{}', json_build_array(json_build_array(v_first, NULL, NULL)));
+            clock_timestamp(), '{}', octet_length(v_items::text), v_items);
     v_entries := ARRAY[v_first];
 $b$));
 END $$;

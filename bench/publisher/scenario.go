@@ -92,7 +92,7 @@ func capture(ctx context.Context, conn *pgx.Conn, db string, o options) (time.Du
 	}
 	elapsed := time.Since(start)
 	var bytes int64
-	err := conn.QueryRow(ctx, `SELECT sum(octet_length(items::text)) FROM pgfanout.changes`).Scan(&bytes)
+	err := conn.QueryRow(ctx, `SELECT sum(bytes) FROM pgfanout.changes`).Scan(&bytes)
 	return elapsed, bytes, err
 }
 

@@ -69,13 +69,15 @@ type item struct {
 func (s *source) entries() []entry {
 	s.t.Helper()
 	rows, err := s.conn.Query(ctxT(s.t), `SELECT version, last_version, n, txid::text, schema_name, table_name,
-		op::text, key_columns, items::text FROM pgfanout.changes ORDER BY version`)
+		op::text, key_columns, bytes, items::text FROM pgfanout.changes ORDER BY version`)
 	require.NoError(s.t, err)
 	var out []entry
 	for rows.Next() {
 		var e entry
 		var items string
-		require.NoError(s.t, rows.Scan(&e.Version, &e.Last, &e.N, &e.TxID, &e.Schema, &e.Table, &e.Op, &e.KeyColumns, &items))
+		var bytes int
+		require.NoError(s.t, rows.Scan(&e.Version, &e.Last, &e.N, &e.TxID, &e.Schema, &e.Table, &e.Op, &e.KeyColumns, &bytes, &items))
+		require.Equal(s.t, len(items), bytes, "bytes of entry %d is its JSON size", e.Version)
 		e.Items, e.Size = decodeItems(s.t, e, items), len(items)
 		out = append(out, e)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgfanout/pgfanout/internal/testenv"
+	queries "github.com/pgfanout/pgfanout/sql"
 )
 
 // requireDenied runs each statement on conn and expects PostgreSQL's insufficient_privilege.
@@ -71,7 +72,7 @@ func TestAppRoleWritesButCannotTouchTheLog(t *testing.T) {
 
 	requireDenied(t, app,
 		`SELECT * FROM pgfanout.changes`,
-		`INSERT INTO pgfanout.changes VALUES (1, 1, 1, '1', 's', 't', 'I', now(), '[]')`,
+		`INSERT INTO pgfanout.changes VALUES (1, 1, 1, '1', 's', 't', 'I', now(), '{}', 2, '[]')`,
 		`DELETE FROM pgfanout.changes`,
 		`SELECT * FROM pgfanout.backlog`,
 		`UPDATE pgfanout.settings SET publisher_idle = false`,
@@ -103,20 +104,28 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 	s.exec(`INSERT INTO t VALUES (1, 'a'), (2, 'b'); INSERT INTO t VALUES (3, 'c')`)
 	pub := testenv.Connect(t, roleURL)
 
-	requireAllowed(t, pub,
-		`LISTEN pgfanout`,
-		`SELECT version, txid, schema_name, table_name, op, captured_at, n, key_columns, items, pg_column_size(items)
-		   FROM pgfanout.changes WHERE version > 0 ORDER BY version LIMIT 10000`,
-		`SELECT changes, entries, oldest_captured_at FROM pgfanout.backlog`,
-		`SELECT notify, publisher_idle FROM pgfanout.settings`,
-		`UPDATE pgfanout.settings SET publisher_idle = false`,
-		`DELETE FROM pgfanout.changes WHERE version = ANY('{1,2}'::bigint[])`)
+	// The publisher's own statements (sql/), with the arguments it passes.
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`LISTEN pgfanout`, nil},
+		{queries.TryLock, []any{int64(42)}},
+		{queries.FetchChanges, []any{0, 10000, 1 << 25}},
+		{queries.SourceStats, nil},
+		{`SELECT changes, entries, oldest_captured_at FROM pgfanout.backlog`, nil},
+		{queries.SetPublisherIdle, []any{false}},
+		{queries.DeleteChanges, []any{[]int64{1, 2}}},
+	} {
+		_, err := pub.Exec(ctxT(t), st.sql, st.args...)
+		require.NoError(t, err, st.sql)
+	}
 	var left int
 	s.scalar(&left, `SELECT count(*) FROM pgfanout.changes`)
 	require.Equal(t, 1, left)
 
 	requireDenied(t, pub,
-		`INSERT INTO pgfanout.changes VALUES (100, 100, 1, '1', 's', 't', 'I', now(), '{}', '[]')`,
+		`INSERT INTO pgfanout.changes VALUES (100, 100, 1, '1', 's', 't', 'I', now(), '{}', 2, '[]')`,
 		`UPDATE pgfanout.changes SET n = 0`,
 		`TRUNCATE pgfanout.changes`,
 		`UPDATE pgfanout.settings SET notify = 'row'`,
