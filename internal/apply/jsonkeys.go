@@ -10,8 +10,10 @@ var errNotObject = errors.New("not a JSON object")
 // objectKeys calls fn with each top-level key of the JSON object raw. It exists because decoding
 // every row into a map just to learn its column names would cost an allocation per value; raw has
 // already been validated as JSON by change.Decode, but objectKeys still never panics or loops on
-// malformed input.
-func objectKeys(raw []byte, fn func(key string) error) error {
+// malformed input. key is only valid during the call: it points into raw (or, for a name with
+// escapes, into a buffer reused for the next one), so a map lookup by string(key) allocates
+// nothing.
+func objectKeys(raw []byte, fn func(key []byte) error) error {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return errNotObject
@@ -28,11 +30,13 @@ func objectKeys(raw []byte, fn func(key string) error) error {
 		if end < 0 {
 			return errNotObject
 		}
-		key := string(raw[i+1 : end-1])
+		key := raw[i+1 : end-1]
 		if escaped {
-			if err := json.Unmarshal(raw[i:end], &key); err != nil {
+			var unescaped string // declared here: taking its address makes it a heap allocation
+			if err := json.Unmarshal(raw[i:end], &unescaped); err != nil {
 				return err
 			}
+			key = []byte(unescaped)
 		}
 		if err := fn(key); err != nil {
 			return err

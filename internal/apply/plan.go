@@ -16,15 +16,16 @@ type plan struct {
 	tables []*tablePlan
 }
 
-// imageList holds changes as the parallel arrays the statements take.
+// imageList holds changes as the parallel arrays the statements take. images point into
+// the messages' bodies (pgx sends each as text), which outlive the batch's statements.
 type imageList struct {
 	versions []int64
-	images   []string
+	images   [][]byte
 }
 
 func (im *imageList) add(version int64, raw []byte) {
 	im.versions = append(im.versions, version)
-	im.images = append(im.images, string(raw))
+	im.images = append(im.images, raw)
 }
 
 // tablePlan is the batch's changes of one table.
@@ -98,14 +99,14 @@ func (tp *tablePlan) add(c *change.Change) error {
 }
 
 func (tp *tablePlan) addUpsert(c *change.Change) error {
-	sig, err := tp.columns(c.Row, true)
+	set, err := tp.columns(c.Row, true)
 	if err != nil {
 		return fmt.Errorf("%s row: %w", c.Op, err)
 	}
-	g := tp.upserts[sig]
+	g := tp.upserts[string(set)] // no allocation: most rows join an existing group
 	if g == nil {
-		g = &upsertGroup{sig: sig}
-		tp.upserts[sig] = g
+		g = &upsertGroup{sig: string(set)}
+		tp.upserts[g.sig] = g
 	}
 	g.add(c.Version, c.Row)
 	return nil
@@ -125,16 +126,16 @@ func (tp *tablePlan) addKeyless(c *change.Change, img []byte, delta int32) error
 
 // columns checks that every key of the JSON object raw is a replica column and, if needKey,
 // that the primary key columns are all there. It returns the set of writable columns present
-// as a bitmap string, the signature upserts are grouped by.
-func (tp *tablePlan) columns(raw []byte, needKey bool) (string, error) {
+// as a bitmap, the signature upserts are grouped by; the bitmap is reused by the next call.
+func (tp *tablePlan) columns(raw []byte, needKey bool) ([]byte, error) {
 	n := (len(tp.t.Columns) + 7) / 8
 	if cap(tp.scratch) < n {
 		tp.scratch = make([]byte, n)
 	}
 	set := tp.scratch[:n]
 	clear(set)
-	err := objectKeys(raw, func(key string) error {
-		i, ok := tp.t.index[key]
+	err := objectKeys(raw, func(key []byte) error {
+		i, ok := tp.t.index[string(key)]
 		if !ok {
 			return fmt.Errorf("column %q does not exist in the replica table", key)
 		}
@@ -144,16 +145,16 @@ func (tp *tablePlan) columns(raw []byte, needKey bool) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if needKey {
 		for _, k := range tp.t.Key {
 			if i := tp.t.index[k]; set[i/8]&(1<<(i%8)) == 0 {
-				return "", fmt.Errorf("primary key column %q is missing", k)
+				return nil, fmt.Errorf("primary key column %q is missing", k)
 			}
 		}
 	}
-	return string(set), nil
+	return set, nil
 }
 
 // groupColumns lists the columns of a signature in table order.

@@ -91,7 +91,7 @@ func TestObjectKeys(t *testing.T) {
 	}
 	for _, c := range cases {
 		var got []string
-		err := objectKeys([]byte(c.in), func(k string) error { got = append(got, k); return nil })
+		err := objectKeys([]byte(c.in), func(k []byte) error { got = append(got, string(k)); return nil })
 		require.Equal(t, c.ok, err == nil, "%s: %v", c.in, err)
 		require.Equal(t, c.want, got, c.in)
 	}
@@ -136,4 +136,18 @@ func FuzzDecodeAndPlan(f *testing.F) {
 		}
 		require.Equal(t, len(changes), n)
 	})
+}
+
+// Planning must not allocate per change: column names are looked up without copying them and
+// an upsert joins its group without building its signature.
+func TestBuildPlanAllocatesPerGroupNotPerChange(t *testing.T) {
+	changes := make([]change.Change, 1000)
+	for i := range changes {
+		changes[i] = ch("k", int64(i+1), change.Update, fmt.Sprintf(`{"id":%d}`, i), fmt.Sprintf(`{"id":%d,"a":"x","b":%d}`, i, i))
+	}
+	allocs := testing.AllocsPerRun(5, func() {
+		_, err := buildPlan(changes, fakeTables)
+		require.NoError(t, err)
+	})
+	require.Less(t, allocs, 100.0, "allocations for 1000 changes")
 }

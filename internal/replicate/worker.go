@@ -182,12 +182,13 @@ func (s *session) applied(msgs []*message) error {
 		return err
 	}
 	now := time.Now()
-	perTable := map[string]int{}
+	type table struct{ schema, name string }
+	perTable := map[table]int{}
 	total := 0
 	for _, m := range msgs {
 		for i := range m.changes {
 			c := &m.changes[i]
-			perTable[c.Schema+"."+c.Table]++
+			perTable[table{c.Schema, c.Table}]++
 			if !c.CommittedAt.IsZero() {
 				s.metrics.lag.Observe(now.Sub(c.CommittedAt).Seconds())
 			}
@@ -195,7 +196,7 @@ func (s *session) applied(msgs []*message) error {
 		total += len(m.changes)
 	}
 	for t, n := range perTable {
-		s.metrics.applied.WithLabelValues(t).Add(float64(n))
+		s.metrics.applied.WithLabelValues(t.schema + "." + t.name).Add(float64(n))
 	}
 	s.metrics.batchChanges.Observe(float64(total))
 	return nil
