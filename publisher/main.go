@@ -4,14 +4,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
-	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/cli"
 	"github.com/pgfanout/pgfanout/internal/health"
@@ -55,17 +53,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.Listen(); err != nil {
-		return fmt.Errorf("listen on --http-addr %s: %w", o.httpAddr, err)
-	}
-	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
-	g.Go(srv.Run)
-	g.Go(pub.Run)
-	if err := g.Wait(); err != nil {
-		log.Error().Err(err).Msg("publisher failed")
-		return err
-	}
-	return nil
+	return cli.Serve(ctx, "publisher", log, srv, pub.Run)
 }
 
 // migrateSource applies the capture migrations to the source database.

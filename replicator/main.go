@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/rs/zerolog"
-	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
 	"github.com/pgfanout/pgfanout/internal/cli"
@@ -56,19 +55,9 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return cli.UsageError{Msg: err.Error()}
 	}
-	if err := srv.Listen(); err != nil {
-		return fmt.Errorf("listen on --http-addr %s: %w", o.httpAddr, err)
-	}
 	log.Info().Str("replica", redact.URL(o.replicaURL)).Str("amqp", redact.URL(o.amqpURL)).
 		Str("replica_name", cfg.ReplicaName).Msg("starting")
-	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
-	g.Go(srv.Run)
-	g.Go(rep.Run)
-	if err := g.Wait(); err != nil {
-		log.Error().Err(err).Msg("replicator failed")
-		return err
-	}
-	return nil
+	return cli.Serve(ctx, "replicator", log, srv, rep.Run)
 }
 
 // setup validates the flags into a Config and builds the logger they ask for.

@@ -16,6 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/rs/zerolog"
+	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/health"
 )
@@ -115,6 +116,22 @@ func Healthcheck(program, defaultAddr string, out io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Exec:       func(ctx context.Context, _ []string) error { return health.Check(ctx, addr) },
 	})
+}
+
+// Serve runs a program's component and its HTTP endpoint (srv, on --http-addr) together in
+// one pool until ctx ends or either fails; the first failure cancels the other and is logged.
+func Serve(ctx context.Context, program string, log zerolog.Logger, srv *health.Server, run func(context.Context) error) error {
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("listen on --http-addr: %w", err)
+	}
+	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
+	g.Go(srv.Run)
+	g.Go(run)
+	if err := g.Wait(); err != nil {
+		log.Error().Err(err).Msg(program + " failed")
+		return err
+	}
+	return nil
 }
 
 // Usage lists a command's subcommands and flags, each flag with its environment variable
