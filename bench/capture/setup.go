@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"runtime"
 	"time"
 
@@ -13,14 +10,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pgfanout/pgfanout/internal/migrate"
+	"github.com/pgfanout/pgfanout/internal/pgadmin"
+	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 // env is the benchmark's own database: created for the run, dropped by close.
 type env struct {
-	adminURL string
-	name     string
-	dbURL    string
-	machine  string
+	db      *pgadmin.Database
+	dbURL   string
+	machine string
 }
 
 const schemaSQL = `
@@ -37,19 +35,11 @@ const preloadSQL = `INSERT INTO bench_upd (account, amount, note)
 SELECT g % 1000, g * 0.01, 'preloaded row number ' || g FROM generate_series(1, $1::int) g`
 
 func newEnv(ctx context.Context, o options) (*env, error) {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	e := &env{adminURL: o.url, name: "pgfanout_bench_" + hex.EncodeToString(b)}
-	u, err := url.Parse(o.url)
+	db, err := pgadmin.Create(ctx, o.url, testenv.UniqueName("pgfanout_bench"))
 	if err != nil {
-		return nil, fmt.Errorf("parse PGFANOUT_TEST_PG_URL: %w", err)
+		return nil, err
 	}
-	u.Path = "/" + e.name
-	e.dbURL = u.String()
-
-	if err := e.admin(ctx, "CREATE DATABASE "+pgx.Identifier{e.name}.Sanitize()); err != nil {
-		return nil, fmt.Errorf("create benchmark database: %w", err)
-	}
+	e := &env{db: db, dbURL: db.URL}
 	if err := e.prepare(ctx, o); err != nil {
 		e.close()
 		return nil, err
@@ -82,19 +72,9 @@ func (e *env) prepare(ctx context.Context, o options) error {
 func (e *env) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := e.admin(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{e.name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		fmt.Printf("bench/capture: drop database %s: %v\n", e.name, err)
+	if err := e.db.Drop(ctx); err != nil {
+		fmt.Printf("bench/capture: %v\n", err)
 	}
-}
-
-func (e *env) admin(ctx context.Context, sql string) error {
-	conn, err := pgx.Connect(ctx, e.adminURL)
-	if err != nil {
-		return fmt.Errorf("connect to PGFANOUT_TEST_PG_URL: %w", err)
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
 }
 
 func describeMachine(ctx context.Context, conn *pgx.Conn) (string, error) {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/migrate"
+	"github.com/pgfanout/pgfanout/internal/pgadmin"
 	"github.com/pgfanout/pgfanout/internal/publish"
 )
 
@@ -213,28 +213,11 @@ func purge(ch *amqp.Channel, exchange string, n int) error {
 
 // createDatabase creates a database next to admin's and returns its URL and a dropper.
 func createDatabase(ctx context.Context, admin, name string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, admin)
+	db, err := pgadmin.Create(ctx, admin, name)
 	if err != nil {
 		return "", nil, err
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", nil, err
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	drop := func() {
-		c, err := pgx.Connect(context.Background(), admin)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	}
-	return u.String(), drop, nil
+	return db.URL, func() { _ = db.Drop(context.Background()) }, nil
 }
 
 func randomSuffix() string {

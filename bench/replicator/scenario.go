@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgfanout/pgfanout/internal/pgadmin"
 	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/replicate"
 	"github.com/pgfanout/pgfanout/internal/testenv"
@@ -126,38 +126,16 @@ func verifyConn(ctx context.Context, conn *pgx.Conn, phase string, rows int) err
 // createDatabase creates a database on the server of adminURL, runs ddl in it, and returns its
 // URL and a function dropping it.
 func createDatabase(ctx context.Context, adminURL, ddl string) (string, func(), error) {
-	name := testenv.UniqueName("bench")
-	admin, err := pgx.Connect(ctx, adminURL)
+	db, err := pgadmin.Create(ctx, adminURL, testenv.UniqueName("bench"))
 	if err != nil {
 		return "", nil, err
 	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", nil, err
-	}
-	drop := func() {
-		c, err := pgx.Connect(context.Background(), adminURL)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-			_ = c.Close(context.Background())
-		}
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
+	drop := func() { _ = db.Drop(context.Background()) }
+	if err := pgadmin.Exec(ctx, db.URL, ddl); err != nil {
 		drop()
 		return "", nil, err
 	}
-	u.Path = "/" + name
-	conn, err := pgx.Connect(ctx, u.String())
-	if err == nil {
-		_, err = conn.Exec(ctx, ddl)
-		_ = conn.Close(ctx)
-	}
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	return u.String(), drop, nil
+	return db.URL, drop, nil
 }
 
 func deleteTopology(amqpURL string, cfg *replicate.Config) {

@@ -6,8 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/pgfanout/pgfanout/internal/pgadmin"
 )
 
 const (
@@ -52,41 +52,37 @@ func UniqueName(prefix string) string {
 // NewDatabase creates an empty database, dropped when the test ends, and returns its URL.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	admin := PGURL(t)
-	name := UniqueName("pgfanout_test")
-	if err := execOnce(admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("create database: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := pgadmin.Create(ctx, PGURL(t), UniqueName("pgfanout_test"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := execOnce(admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := db.Drop(ctx); err != nil {
+			t.Error(err)
 		}
 	})
-	return WithDatabase(t, admin, name)
+	return db.URL
 }
 
 // execOnce runs one statement on a connection of its own.
 func execOnce(dbURL, sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
+	return pgadmin.Exec(ctx, dbURL, sql)
 }
 
 // WithDatabase returns base with its database (path) replaced by name.
 func WithDatabase(t testing.TB, base, name string) string {
 	t.Helper()
-	u, err := url.Parse(base)
+	u, err := pgadmin.WithDatabase(base, name)
 	if err != nil {
-		t.Fatalf("parse PostgreSQL URL: %v", err)
+		t.Fatal(err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	return u
 }
 
 // Connect opens a connection closed when the test ends.
