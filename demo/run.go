@@ -50,12 +50,17 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err := e.start(ctx, cfg); err != nil {
 		return err
 	}
+	mon, err := newMonitor(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer mon.close()
 	stats := &workloadStats{}
 	p := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
 	wctx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
 	p.Go(func(context.Context) error { return workload(wctx, e.source.URL("demo"), cfg.clients, stats) })
-	p.Go(func(context.Context) error { return progress(wctx, e, stats) })
+	p.Go(func(context.Context) error { return mon.progress(wctx, stats) })
 	if err := p.Wait(); err != nil {
 		return err
 	}
@@ -63,7 +68,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	fmt.Printf("\nworkload done: %d changes in %s; waiting for the replicas to catch up …\n", stats.changes.Load(), cfg.duration)
-	return verify(ctx, e)
+	return mon.verify(ctx, e)
 }
 
 func (e *env) start(ctx context.Context, cfg config) error {

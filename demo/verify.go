@@ -9,47 +9,46 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// progress prints one live line a second: source changes/s, change-log backlog and each
-// replica's queue depth.
-func progress(ctx context.Context, e *env, stats *workloadStats) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last := int64(0)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		now := stats.changes.Load()
-		backlog, _ := backlog(ctx, e.source.URL("demo"))
-		depths := queueDepths(e)
-		fmt.Printf("\r%7d changes/s | change log %6d | replica1 queue %6d | replica2 queue %6d   ",
-			now-last, backlog, depths[0], depths[1])
-		last = now
-	}
+// monitor reads the change-log backlog and the replicas' queue depths over connections it
+// opens once, for the progress line and the final wait.
+type monitor struct {
+	source *pgx.Conn
+	broker *amqp.Connection
 }
 
-func backlog(ctx context.Context, url string) (int64, error) {
-	conn, err := pgx.Connect(ctx, url)
+func newMonitor(ctx context.Context, e *env) (*monitor, error) {
+	source, err := pgx.Connect(ctx, e.source.URL("demo"))
 	if err != nil {
-		return -1, err
+		return nil, fmt.Errorf("monitor: connect to the source: %w", err)
 	}
-	defer conn.Close(context.Background())
+	broker, err := amqp.Dial(e.broker.URL())
+	if err != nil {
+		_ = source.Close(ctx)
+		return nil, fmt.Errorf("monitor: connect to RabbitMQ: %w", err)
+	}
+	return &monitor{source: source, broker: broker}, nil
+}
+
+func (m *monitor) close() {
+	_ = m.source.Close(context.Background())
+	_ = m.broker.Close()
+}
+
+// backlog is the change log's depth, -1 when it cannot be read.
+func (m *monitor) backlog(ctx context.Context) int64 {
 	var n int64
-	err = conn.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n)
-	return n, err
+	if err := m.source.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
-func queueDepths(e *env) [2]int {
+// depths are the replicas' queue depths, -1 for a queue that cannot be read. Each check
+// gets its own channel: a failed passive declare closes the channel it ran on.
+func (m *monitor) depths() [2]int {
 	depths := [2]int{-1, -1}
-	conn, err := amqp.Dial(e.broker.URL())
-	if err != nil {
-		return depths
-	}
-	defer conn.Close()
 	for i := range depths {
-		ch, err := conn.Channel()
+		ch, err := m.broker.Channel()
 		if err != nil {
 			return depths
 		}
@@ -61,13 +60,32 @@ func queueDepths(e *env) [2]int {
 	return depths
 }
 
+// progress prints one live line a second: source changes/s, change-log backlog and each
+// replica's queue depth.
+func (m *monitor) progress(ctx context.Context, stats *workloadStats) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := int64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := stats.changes.Load()
+		depths := m.depths()
+		fmt.Printf("\r%7d changes/s | change log %6d | replica1 queue %6d | replica2 queue %6d   ",
+			now-last, m.backlog(ctx), depths[0], depths[1])
+		last = now
+	}
+}
+
 // verify waits until nothing is in flight, then compares every demo table on each replica
 // with the source.
-func verify(ctx context.Context, e *env) error {
+func (m *monitor) verify(ctx context.Context, e *env) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		b, _ := backlog(ctx, e.source.URL("demo"))
-		d := queueDepths(e)
+		b, d := m.backlog(ctx), m.depths()
 		if b == 0 && d[0] == 0 && d[1] == 0 {
 			mismatch, err := compareAll(ctx, e)
 			if err != nil {
