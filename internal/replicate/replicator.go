@@ -6,6 +6,7 @@ package replicate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,14 +74,11 @@ func (r *Replicator) Run(ctx context.Context) error {
 type patternList []Pattern
 
 func (ps patternList) String() string {
-	s := ""
+	parts := make([]string, len(ps))
 	for i, p := range ps {
-		if i > 0 {
-			s += ","
-		}
-		s += p.String()
+		parts[i] = p.String()
 	}
-	return s
+	return strings.Join(parts, ",")
 }
 
 // DeclareOnly connects, declares the topology and disconnects (`replicator declare`).
