@@ -11,9 +11,10 @@ REVOKE ALL ON SCHEMA pgfanout FROM PUBLIC;
 -- Versions come from this sequence. A row changed by a later statement waits for the
 -- earlier one's row lock, so a row's versions grow in commit order. CACHE 1 keeps that true
 -- across sessions (a per-session cache would hand out older values later). Each nextval
--- reserves a block of 8192 versions: a statement's fast path numbers its up to 5001 changes
--- base, base+1, … with one nextval instead of one per change (a measured 10-15% of a bulk
--- INSERT's capture cost); the rare slow path still takes one value (one block) per change.
+-- reserves a block of 8192 versions: a statement's fast path takes one for its up to 5000
+-- changes, which are base, base+1, … by their position in the entry (one nextval per change
+-- was a measured 10-15% of a bulk INSERT's capture cost); the rare slow path still takes one
+-- value (one block) per change.
 CREATE SEQUENCE pgfanout.version_seq AS bigint INCREMENT BY 8192 CACHE 1;
 
 -- One entry per (statement, table, operation, chunk). Writing one log row per statement
