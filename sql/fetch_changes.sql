@@ -3,7 +3,9 @@
 -- crosses a bound is still included, so a single huge entry is fetched on its own.
 -- Each sum covers the entries *before* the current one (frame ending 1 PRECEDING). `bytes`
 -- is the entry's JSON size, stored by the capture: the budget is kept without detoasting.
-SELECT version, txid, schema_name, table_name, op, captured_at, n, key_columns, items
+-- The key columns come as a JSON array: to_json escapes the names exactly as row_to_json
+-- writes them in row images.
+SELECT version, txid, schema_name, table_name, op, captured_at, n, to_json(key_columns)::text, items
 FROM (
     SELECT c.*,
            coalesce(sum(n) OVER before, 0) AS changes_before,

@@ -55,12 +55,17 @@ func (s *Store) Fetch(ctx context.Context, after int64, lim Limits) (*Batch, err
 	}
 	defer rows.Close()
 	b := &Batch{}
+	makers := keyMakers{} // entries of one table share one
 	for rows.Next() {
 		var e entry
-		if err := rows.Scan(&e.version, &e.txid, &e.schema, &e.table, &e.op, &e.capturedAt, &e.n, &e.keyColumns, &e.items); err != nil {
+		if err := rows.Scan(&e.version, &e.txid, &e.schema, &e.table, &e.op, &e.capturedAt, &e.n, &e.keyNames, &e.items); err != nil {
 			return nil, fmt.Errorf("read change-log entry: %w", err)
 		}
-		if err := e.explode(b); err != nil {
+		keys, err := makers.get(e.keyNames)
+		if err != nil {
+			return nil, fmt.Errorf("change-log entry %d: key columns: %w", e.version, err)
+		}
+		if err := e.explode(b, keys); err != nil {
 			return nil, fmt.Errorf("change-log entry %d: %w", e.version, err)
 		}
 	}
@@ -97,18 +102,19 @@ type entry struct {
 	op         byte
 	capturedAt time.Time
 	n          int32
-	keyColumns []string
+	keyNames   []byte // the key columns as a JSON array of names
 	items      []byte
 }
 
-// explode appends the entry's changes to b. Key and row keep pointing into e.items.
-func (e *entry) explode(b *Batch) error {
+// explode appends the entry's changes to b. Key and row keep pointing into e.items (a derived
+// key into keys' buffer).
+func (e *entry) explode(b *Batch, keys *keyMaker) error {
 	op, err := change.OpFromCode(e.op)
 	if err != nil {
 		return err
 	}
 	first := len(b.Changes)
-	items := Items{JSON: e.items, First: e.version, Op: op, KeyColumns: e.keyColumns}
+	items := Items{JSON: e.items, First: e.version, Op: op, keys: keys}
 	err = items.Each(func(version int64, key, row []byte) {
 		b.Changes = append(b.Changes, change.Change{
 			Version: version, Op: op, Schema: e.schema, Table: e.table,

@@ -19,6 +19,8 @@ type Items struct {
 	First      int64     // the entry's version
 	Op         change.Op // a bare object is a delete's key, an insert's or update's row
 	KeyColumns []string  // primary key in key order; none: a keyless table's row has no key
+
+	keys *keyMaker // set by Store.Fetch, shared by entries with the same key columns
 }
 
 // Each calls fn for every change in order. key and row are byte-exact sub-slices of JSON
@@ -37,7 +39,10 @@ func (it Items) Each(fn func(version int64, key, row []byte)) error {
 	if s.skip(']') {
 		return s.end()
 	}
-	keys := newKeyMaker(it.KeyColumns)
+	keys := it.keys
+	if keys == nil {
+		keys = newKeyMaker(it.KeyColumns)
+	}
 	for i := int64(0); ; i++ {
 		if err := s.element(it, keys, it.First+i, fn); err != nil {
 			return err

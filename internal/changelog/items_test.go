@@ -155,3 +155,26 @@ func FuzzItems(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyMakersFromFetchedNames(t *testing.T) {
+	m := keyMakers{}
+	k, err := m.get([]byte(`["b", "we\"ird"]`))
+	require.NoError(t, err)
+	key, err := k.key([]byte(`{"we\"ird":[1],"a":0,"b":"x"}`))
+	require.NoError(t, err)
+	require.Equal(t, `{"b" : "x", "we\"ird" : [1]}`, string(key))
+	again, err := m.get([]byte(`["b", "we\"ird"]`))
+	require.NoError(t, err)
+	require.Same(t, k, again, "one maker per key-column list")
+
+	none, err := m.get([]byte(`[]`))
+	require.NoError(t, err)
+	key, err = none.key([]byte(`{"a":1}`))
+	require.NoError(t, err)
+	require.Equal(t, "null", string(key), "keyless")
+
+	for _, bad := range []string{``, `{}`, `[1]`, `["a" "b"]`, `["a"`, `["a"] x`} {
+		_, err := keyMakers{}.get([]byte(bad))
+		require.Error(t, err, bad)
+	}
+}

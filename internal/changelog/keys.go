@@ -12,11 +12,48 @@ type keyMaker struct {
 }
 
 func newKeyMaker(columns []string) *keyMaker {
-	k := &keyMaker{names: make([][]byte, len(columns)), vals: make([][]byte, len(columns))}
+	names := make([][]byte, len(columns))
 	for i, c := range columns {
-		k.names[i] = escapeJSON(c)
+		names[i] = escapeJSON(c)
 	}
-	return k
+	return &keyMaker{names: names, vals: make([][]byte, len(names))}
+}
+
+// keyMakers caches a keyMaker per key-column list, given as the JSON array of names the
+// fetch returns (its strings are the names exactly as row_to_json escapes them).
+type keyMakers map[string]*keyMaker
+
+func (m keyMakers) get(namesJSON []byte) (*keyMaker, error) {
+	if k := m[string(namesJSON)]; k != nil {
+		return k, nil
+	}
+	var names [][]byte
+	s := scanner{buf: namesJSON}
+	if err := s.expect('['); err != nil {
+		return nil, err
+	}
+	for !s.skip(']') {
+		if len(names) > 0 {
+			if err := s.expect(','); err != nil {
+				return nil, err
+			}
+		}
+		s.ws()
+		start := s.pos
+		if s.pos == len(s.buf) || s.buf[s.pos] != '"' {
+			return nil, s.errorf("expected a column name")
+		}
+		if err := s.str(); err != nil {
+			return nil, err
+		}
+		names = append(names, s.buf[start:s.pos:s.pos])
+	}
+	if err := s.end(); err != nil {
+		return nil, err
+	}
+	k := &keyMaker{names: names, vals: make([][]byte, len(names))}
+	m[string(namesJSON)] = k
+	return k, nil
 }
 
 // key returns the key of a row object, or null for a keyless table.
