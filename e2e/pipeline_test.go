@@ -31,7 +31,7 @@ func TestPipelineRowArrives(t *testing.T) {
 	srcURL, repURL := testenv.NewDatabase(t), testenv.NewDatabase(t)
 	amqpURL := testenv.AMQPURL(t)
 	exchange, replica := testenv.UniqueName("pgf_x"), testenv.UniqueName("pgf_r")
-	testenv.CleanupAMQP(t, amqpURL, []string{exchange}, []string{"pgfanout." + replica, "pgfanout." + replica + ".dead"})
+	testenv.CleanupAMQP(t, amqpURL, []string{exchange, exchange + ".dead"}, []string{"pgfanout." + replica, "pgfanout." + replica + ".dead"})
 
 	ddl := `CREATE SCHEMA "Sales Dept"; CREATE TABLE "Sales Dept"."Order.Items" (id int PRIMARY KEY, name text, doc json, price numeric);
 	        CREATE TABLE public.log (msg text)`
