@@ -126,7 +126,7 @@ func pubBacklog(t *testing.T, conn *pgx.Conn) int64 {
 
 func pubIdle(t *testing.T, conn *pgx.Conn) bool {
 	var idle bool
-	require.NoError(t, conn.QueryRow(context.Background(), `SELECT publisher_idle FROM pgfanout.settings`).Scan(&idle))
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT coalesce(publisher_idle_until > now(), false) FROM pgfanout.settings`).Scan(&idle))
 	return idle
 }
 

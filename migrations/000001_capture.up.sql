@@ -63,10 +63,14 @@ CREATE TABLE pgfanout.tracked (
 -- notify: 'wakeup' (pg_notify with an empty payload, only while a publisher said it is idle),
 -- 'row' (one pg_notify per change carrying the change JSON, or its version when too large),
 -- 'off' (never notify; the publisher polls).
+-- publisher_idle_until: a publisher waiting for work sets a near future here and keeps pushing
+-- it back while it waits (a lease); 'wakeup' notifies only until it passes. So a publisher
+-- that died while idle stops costing every commit a NOTIFY once its lease runs out. NULL: no
+-- publisher is waiting (busy, stopped, or none started yet; a publisher drains on start).
 CREATE TABLE pgfanout.settings (
-    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    notify         text    NOT NULL DEFAULT 'wakeup' CHECK (notify IN ('wakeup', 'row', 'off')),
-    publisher_idle boolean NOT NULL DEFAULT true
+    singleton            boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    notify               text        NOT NULL DEFAULT 'wakeup' CHECK (notify IN ('wakeup', 'row', 'off')),
+    publisher_idle_until timestamptz
 );
 INSERT INTO pgfanout.settings DEFAULT VALUES;
 
@@ -132,7 +136,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT $f$
     PERFORM CASE WHEN notify = 'row' THEN pgfanout.notify_rows(v_entries)::text ELSE pg_notify('pgfanout', '')::text END
-    FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle);
+    FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle_until > now());
 $f$
 $$;
 

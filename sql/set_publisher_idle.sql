@@ -1,3 +1,3 @@
--- While true, capturing transactions send a wake-up NOTIFY; while false they skip it, so
--- that under load no source commit takes PostgreSQL's cluster-wide NOTIFY lock.
-UPDATE pgfanout.settings SET publisher_idle = $1
+-- Raises ($1 true) the idle flag that makes 'wakeup' capture notify, for a lease of $2, or
+-- lowers it ($1 false).
+UPDATE pgfanout.settings SET publisher_idle_until = CASE WHEN $1::boolean THEN now() + $2::interval END

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	queries "github.com/pgfanout/pgfanout/sql"
 )
 
 // fetchSQL is the publisher's fetch in short: the oldest entries, cut once the batch holds
@@ -21,11 +23,16 @@ SELECT version, items::text FROM (
 WHERE before < $1
 ORDER BY version`
 
-// idleLinger mirrors the publisher's (internal/publish).
-const idleLinger = 20 * time.Millisecond
+// idleLinger and idleLease mirror the publisher's defaults (internal/publish).
+const (
+	idleLinger = 20 * time.Millisecond
+	idleLease  = 32 * time.Second
+)
 
 // drainer plays the publisher without RabbitMQ: fetch entries in version order, delete them,
-// and around idle periods flip publisher_idle and wait for a notification or the poll.
+// and around idle periods raise and lower the idle flag (publisher_idle_until, with the
+// publisher's default 32 s lease; a run is shorter than a lease) and wait for a notification
+// or the poll.
 type drainer struct {
 	listen, work *pgx.Conn
 	cancel       context.CancelFunc
@@ -90,7 +97,7 @@ func (d *drainer) receive(ctx context.Context) {
 
 func (d *drainer) loop(ctx context.Context) {
 	defer d.wg.Done()
-	idle := true // reset() left publisher_idle up
+	idle := true // reset() left the idle flag up
 	lingered := false
 	for ctx.Err() == nil {
 		n, err := d.drainOnce(ctx)
@@ -115,8 +122,8 @@ func (d *drainer) loop(ctx context.Context) {
 			// Lower the flag while busy; raise it when empty, then fetch once more because a
 			// change committed before the flag was visible sent no notification.
 			idle = !idle
-			if _, err := d.work.Exec(ctx, `UPDATE pgfanout.settings SET publisher_idle = $1`, idle); err != nil && ctx.Err() == nil {
-				d.err = fmt.Errorf("set publisher_idle: %w", err)
+			if _, err := d.work.Exec(ctx, queries.SetPublisherIdle, idle, idleLease); err != nil && ctx.Err() == nil {
+				d.err = fmt.Errorf("set the idle flag: %w", err)
 				return
 			}
 		case n == 0:

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	queries "github.com/pgfanout/pgfanout/sql"
 )
 
 // variant is one capture configuration of the source.
@@ -156,7 +158,7 @@ func measure(ctx context.Context, e *env, o options, w workload, v variant, c *c
 }
 
 // reset gives every run the same starting point: empty log and insert table, the variant's
-// tracking and notify mode, publisher_idle up (as a fresh or idle publisher leaves it), and
+// tracking and notify mode, the idle flag up (as an idle publisher leaves it), and
 // no dirty buffers left over from the previous run.
 func reset(ctx context.Context, conn *pgx.Conn, v variant) error {
 	type step struct {
@@ -168,7 +170,7 @@ func reset(ctx context.Context, conn *pgx.Conn, v variant) error {
 		{sql: `TRUNCATE bench_rows RESTART IDENTITY`},
 		{sql: `TRUNCATE pgfanout.changes`},
 		{sql: `VACUUM bench_upd`},
-		{sql: `UPDATE pgfanout.settings SET publisher_idle = true`},
+		{sql: queries.SetPublisherIdle, args: []any{true, idleLease}},
 	}
 	if v.tracked {
 		steps = append(steps,

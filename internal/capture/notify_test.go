@@ -15,20 +15,25 @@ func TestNotifyModes(t *testing.T) {
 	s.exec(keyed)
 
 	// wakeup while the publisher is idle: one empty notification per transaction.
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle = true`)
+	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() + interval '1 hour'`)
 	s.exec(`BEGIN; INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b'); COMMIT`)
 	s.exec(`INSERT INTO t VALUES (3, 'c')`)
 	require.Equal(t, []string{"", ""}, l.drain(t, s))
 
 	// wakeup while the publisher is busy draining: no commit notifies.
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle = false`)
+	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = NULL`)
 	s.exec(`INSERT INTO t VALUES (4, 'd')`)
 	s.exec(`TRUNCATE t`)
 	require.Empty(t, l.drain(t, s))
 
+	// wakeup after an idle publisher's lease ran out (it died while idle): no commit notifies.
+	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() - interval '1 second'`)
+	s.exec(`INSERT INTO t VALUES (4, 'd')`)
+	require.Empty(t, l.drain(t, s))
+
 	// Switching mode needs no re-tracking.
 	s.exec(`SELECT pgfanout.set_notify('off')`)
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle = true`)
+	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() + interval '1 hour'`)
 	s.exec(`INSERT INTO t VALUES (5, 'e')`)
 	require.Empty(t, l.drain(t, s))
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -75,7 +76,7 @@ func TestAppRoleWritesButCannotTouchTheLog(t *testing.T) {
 		`INSERT INTO pgfanout.changes VALUES (1, 1, 1, '1', 's', 't', 'I', now(), '{}', 2, '[]')`,
 		`DELETE FROM pgfanout.changes`,
 		`SELECT * FROM pgfanout.backlog`,
-		`UPDATE pgfanout.settings SET publisher_idle = false`,
+		`UPDATE pgfanout.settings SET publisher_idle_until = NULL`,
 		`SELECT pgfanout.track('orders')`,
 		`SELECT pgfanout.untrack('orders')`,
 		`SELECT pgfanout.set_notify('off')`,
@@ -95,7 +96,7 @@ func publisherGrants(t *testing.T, role string) string {
 }
 
 // The documented GRANTs give the publisher exactly its work: fetch and delete entries, flip
-// publisher_idle, read the backlog, listen; nothing else.
+// its idle flag, read the backlog, listen; nothing else.
 func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 	s := newSource(t)
 	role, roleURL := testenv.NewRole(t, s.url, "")
@@ -114,7 +115,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		{queries.FetchChanges, []any{0, 10000, 1 << 25}},
 		{queries.SourceStats, nil},
 		{`SELECT changes, entries, oldest_captured_at FROM pgfanout.backlog`, nil},
-		{queries.SetPublisherIdle, []any{false}},
+		{queries.SetPublisherIdle, []any{true, 30 * time.Second}},
 		{queries.DeleteChanges, []any{[]int64{1, 2}}},
 	} {
 		_, err := pub.Exec(ctxT(t), st.sql, st.args...)

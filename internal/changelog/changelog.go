@@ -86,10 +86,11 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 	return nil
 }
 
-// SetIdle sets pgfanout.settings.publisher_idle.
-func (s *Store) SetIdle(ctx context.Context, idle bool) error {
-	if _, err := s.conn.Exec(ctx, queries.SetPublisherIdle, idle); err != nil {
-		return fmt.Errorf("set publisher_idle to %t: %w", idle, err)
+// SetIdle raises the publisher's idle flag for lease (source commits then notify until it
+// ends, or until it is raised again), or lowers it when lease is 0.
+func (s *Store) SetIdle(ctx context.Context, lease time.Duration) error {
+	if _, err := s.conn.Exec(ctx, queries.SetPublisherIdle, lease > 0, lease); err != nil {
+		return fmt.Errorf("set publisher_idle_until (lease %s): %w", lease, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
@@ -105,14 +106,18 @@ func TestSetIdleAndStats(t *testing.T) {
 	ctx := context.Background()
 	conn := source(t)
 	store := New(conn)
-	idle := func() (v bool) {
-		require.NoError(t, conn.QueryRow(ctx, `SELECT publisher_idle FROM pgfanout.settings`).Scan(&v))
+	// The lease as PostgreSQL sees it: how far publisher_idle_until lies ahead, or NULL.
+	lease := func() (v *float64) {
+		require.NoError(t, conn.QueryRow(ctx,
+			`SELECT extract(epoch FROM publisher_idle_until - now())::float8 FROM pgfanout.settings`).Scan(&v))
 		return v
 	}
-	require.NoError(t, store.SetIdle(ctx, false))
-	require.False(t, idle())
-	require.NoError(t, store.SetIdle(ctx, true))
-	require.True(t, idle())
+	require.NoError(t, store.SetIdle(ctx, 0))
+	require.Nil(t, lease(), "lowered")
+	require.NoError(t, store.SetIdle(ctx, 90*time.Second))
+	require.InDelta(t, 90, *lease(), 5, "raised for the lease")
+	require.NoError(t, store.SetIdle(ctx, 0))
+	require.Nil(t, lease())
 
 	exec(t, conn, `INSERT INTO t SELECT g FROM generate_series(1, 5) g`)
 	st, err := ReadStats(ctx, conn)

@@ -23,6 +23,7 @@ type Config struct {
 	MessageChanges int           // changes per message (default 1000)
 	MessageBytes   int           // body bytes per message (default 1 MiB); a larger change goes alone
 	PollInterval   time.Duration // fetch at least this often when no notification came (default 1 s)
+	IdleLease      time.Duration // how long a raised idle flag lasts unless renewed (default 30 s + 2 × PollInterval)
 	LockInterval   time.Duration // a standby's lock attempts (default 1 s)
 	ConfirmTimeout time.Duration // longest wait for RabbitMQ's confirms of a batch (default 30 s)
 	ShutdownGrace  time.Duration // on shutdown, wait this long for outstanding confirms (default 5 s)
@@ -51,8 +52,8 @@ const lockKey int64 = 0x706766616e6f7574
 // below ones already published, and this is how soon it is picked up under steady load.
 const rescanEvery = time.Second
 
-// idleLinger is how long the log must stay empty before the publisher raises
-// publisher_idle. A raised flag makes the next source commit notify, which takes a
+// idleLinger is how long the log must stay empty before the publisher raises its idle flag
+// (pgfanout.settings.publisher_idle_until). A raised flag makes the next source commit notify, which takes a
 // cluster-wide lock; under steady load the log is empty only between two commits, and
 // without the linger the flag would go up and down for nearly every statement. A change
 // committed during the linger waits for it, at most this long.
@@ -74,6 +75,8 @@ func (c *Config) withDefaults() (Config, error) {
 	setDefault(&d.MessageChanges, 1000)
 	setDefault(&d.MessageBytes, 1<<20)
 	setDefault(&d.PollInterval, time.Second)
+	// Renewed at half its length and checked at least every PollInterval: it must outlast two.
+	setDefault(&d.IdleLease, 30*time.Second+2*d.PollInterval)
 	setDefault(&d.LockInterval, time.Second)
 	setDefault(&d.ConfirmTimeout, 30*time.Second)
 	setDefault(&d.ShutdownGrace, 5*time.Second)

@@ -74,9 +74,10 @@ func (t *term) drain(ctx context.Context) error {
 
 // quiet handles an empty fetch. With a batch in flight it lands it (the caller then fetches
 // from the lowest version). Otherwise it first lingers for idleLinger and lets the caller
-// fetch again; if the log is still empty it raises publisher_idle and lets the caller fetch
+// fetch again; if the log is still empty it raises the idle flag and lets the caller fetch
 // once more (a change committed before the flag was visible sent no notification); after
-// that it waits for a notification or the poll.
+// that it renews the flag's lease when half of it has passed and waits for a notification
+// or the poll.
 func (t *term) quiet(ctx context.Context, inflight **flight) error {
 	switch {
 	case *inflight != nil:
@@ -92,6 +93,8 @@ func (t *term) quiet(ctx context.Context, inflight **flight) error {
 		return nil
 	case t.idle != idleTrue:
 		return t.setIdle(idleTrue)
+	case time.Now().After(t.renewAt):
+		return t.renewIdle()
 	default:
 		return t.wait(ctx)
 	}
@@ -101,10 +104,23 @@ func (t *term) setIdle(want idleFlag) error {
 	if t.idle == want {
 		return nil
 	}
-	if err := t.store.SetIdle(t.work, want == idleTrue); err != nil {
+	if want == idleTrue {
+		return t.renewIdle()
+	}
+	if err := t.store.SetIdle(t.work, 0); err != nil {
 		return err
 	}
 	t.idle = want
+	return nil
+}
+
+// renewIdle raises the idle flag for a full lease.
+func (t *term) renewIdle() error {
+	lease := t.p.cfg.IdleLease
+	if err := t.store.SetIdle(t.work, lease); err != nil {
+		return err
+	}
+	t.idle, t.renewAt = idleTrue, time.Now().Add(lease/2)
 	return nil
 }
 

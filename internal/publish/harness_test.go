@@ -139,7 +139,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func (h *harness) idle() bool {
 	var v bool
-	require.NoError(h.t, h.conn.QueryRow(context.Background(), `SELECT publisher_idle FROM pgfanout.settings`).Scan(&v))
+	require.NoError(h.t, h.conn.QueryRow(context.Background(), `SELECT coalesce(publisher_idle_until > now(), false) FROM pgfanout.settings`).Scan(&v))
 	return v
 }
 

@@ -51,7 +51,7 @@ func TestStopsCleanlyAndClearsIdle(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("publisher did not stop within 10 s")
 	}
-	require.False(t, h.idle(), "a stopped publisher leaves publisher_idle false")
+	require.False(t, h.idle(), "a stopped publisher lowers the idle flag")
 }
 
 func TestCountsUnroutableMessages(t *testing.T) {
@@ -153,4 +153,19 @@ func TestSteadyWritesDoNotNotify(t *testing.T) {
 	// Without the linger the publisher empties the log within each 5 ms gap and raises the
 	// flag every time: nearly every write notifies.
 	require.LessOrEqual(t, countNotifications(), writes/10, "notifications during steady writes")
+}
+
+// An idle publisher keeps its idle flag raised by renewing the lease, so commits keep waking
+// it; a publisher that died lets the lease run out (TestNotifyModes covers the capture side).
+func TestIdleLeaseIsRenewed(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.config()
+	cfg.PollInterval, cfg.IdleLease = 50*time.Millisecond, 400*time.Millisecond
+	h.start(cfg)
+	eventually(t, "idle flag", h.idle)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(4 * cfg.IdleLease); time.Now().Before(end); <-tick.C {
+		require.True(t, h.idle(), "idle flag dropped while the publisher waits")
+	}
 }

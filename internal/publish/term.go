@@ -23,7 +23,8 @@ type brokerError struct{ err error }
 func (e brokerError) Error() string { return e.err.Error() }
 func (e brokerError) Unwrap() error { return e.err }
 
-// idleFlag mirrors pgfanout.settings.publisher_idle as this term last wrote it.
+// idleFlag mirrors pgfanout.settings.publisher_idle_until as this term last wrote it: raised
+// (a lease in the future) or lowered (NULL).
 type idleFlag int8
 
 const (
@@ -46,7 +47,8 @@ type term struct {
 	broker   outage.Tracker // connection attempts
 	failures int            // broker failures since the last confirmed batch
 	idle     idleFlag
-	lingered bool // the log was found empty, idleLinger passed, and nothing was fetched since
+	lingered bool      // the log was found empty, idleLinger passed, and nothing was fetched since
+	renewAt  time.Time // when a raised idle flag's lease is renewed
 }
 
 // lead publishes as leader on conn until ctx ends (then returns nil) or PostgreSQL fails.
@@ -131,14 +133,14 @@ func (t *term) closeSession() {
 	t.p.status.setBroker(false)
 }
 
-// stop leaves publisher_idle false on a graceful shutdown: with no publisher running, no
-// source commit should pay for a notification nobody hears.
+// stop lowers the idle flag on a graceful shutdown: with no publisher running, no source
+// commit should pay for a notification nobody hears (after a crash, the lease ends it).
 func (t *term) stop(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if t.idle != idleFalse {
-		if err := t.store.SetIdle(sctx, false); err != nil {
-			t.p.log.Warn().Err(err).Msg("shutdown: could not clear publisher_idle")
+		if err := t.store.SetIdle(sctx, 0); err != nil {
+			t.p.log.Warn().Err(err).Msg("shutdown: could not lower the idle flag; it ends with its lease")
 		}
 	}
 }
