@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,6 +64,10 @@ func TestTrackNames(t *testing.T) {
 			`CREATE TABLE a (n int PRIMARY KEY, o text, v int, k int, r text, s text, e int, g int, version int)`,
 			"a", "a", `INSERT INTO a VALUES (1, 'o', 2, 3, 'r', 's', 4, 5, 6)`, "public", "a", `{"n":1}`,
 			`{"n":1,"o":"o","v":2,"k":3,"r":"r","s":"s","e":4,"g":5,"version":6}`},
+		{"the same on the slow path (a row over 16 KiB)",
+			`CREATE TABLE a (n int PRIMARY KEY, o text, v int, k int, r text, s text, e int, g int, first int, last int, items text)`,
+			"a", "a", `INSERT INTO a VALUES (1, 'o', 2, 3, repeat('r', 17000), 's', 4, 5, 6, 7, 'i')`, "public", "a", `{"n" : 1}`,
+			`{"n":1,"o":"o","v":2,"k":3,"r":"` + strings.Repeat("r", 17000) + `","s":"s","e":4,"g":5,"first":6,"last":7,"items":"i"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
