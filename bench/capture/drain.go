@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	queries "github.com/pgfanout/pgfanout/sql"
 )
@@ -144,7 +145,10 @@ func (d *drainer) drainOnce(ctx context.Context) (int, error) {
 	}
 	var versions []int64
 	var v int64
-	var items []byte
+	// The entries' JSON is read from the socket but not copied: the publisher would run on
+	// other machines, and what this consumer may take from the shared cores is the source's
+	// side of draining (detoast, send, delete, vacuum), not a copy of every entry.
+	var items pgtype.DriverBytes
 	_, err = pgx.ForEachRow(rows, []any{&v, &items}, func() error {
 		versions = append(versions, v)
 		return nil
