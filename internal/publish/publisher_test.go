@@ -18,7 +18,7 @@ func TestPublishesConfirmsAndDeletes(t *testing.T) {
 	cfg.BatchSize, cfg.MessageChanges = 1000, 300
 	p := h.start(cfg)
 	h.receive(2500, 20*time.Second)
-	eventually(t, "publisher_idle", h.idle)
+	eventually(t, "idle flag", h.idle)
 
 	h.exec(`UPDATE t SET v = 'changed' WHERE id <= 10`, `DELETE FROM t WHERE id = 1`, `TRUNCATE t`)
 	h.receive(2512, 10*time.Second)
@@ -43,7 +43,7 @@ func TestStopsCleanlyAndClearsIdle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	eventually(t, "leader", func() bool { return counter(p.m.isLeader) == 1 })
-	eventually(t, "publisher_idle", h.idle)
+	eventually(t, "idle flag", h.idle)
 	cancel()
 	select {
 	case err := <-done:
@@ -116,7 +116,7 @@ func TestRecoversWhenPostgresConnectionsAreCut(t *testing.T) {
 }
 
 // Under steady writes the log is empty only between commits. The publisher must not raise
-// publisher_idle in those gaps: every raise makes the next commit notify, and a notifying
+// its idle flag in those gaps: every raise makes the next commit notify, and a notifying
 // commit takes a cluster-wide lock.
 func TestSteadyWritesDoNotNotify(t *testing.T) {
 	ctx := context.Background()
@@ -125,7 +125,7 @@ func TestSteadyWritesDoNotNotify(t *testing.T) {
 	_, err := listener.Exec(ctx, `LISTEN pgfanout`)
 	require.NoError(t, err)
 	h.start(h.config())
-	eventually(t, "publisher_idle", h.idle)
+	eventually(t, "idle flag", h.idle)
 	h.exec(`INSERT INTO t VALUES (0, 'wakes the publisher')`) // the flag was up: this notifies
 	h.receive(1, 10*time.Second)
 	countNotifications := func() (n int) {
