@@ -55,7 +55,7 @@ func (s *Store) Fetch(ctx context.Context, after int64, lim Limits) (*Batch, err
 	}
 	defer rows.Close()
 	b := &Batch{}
-	makers := keyMakers{} // entries of one table share one
+	makers := keyMakers{} // entries with the same key columns share one
 	for rows.Next() {
 		var e entry
 		if err := rows.Scan(&e.version, &e.txid, &e.schema, &e.table, &e.op, &e.capturedAt, &e.n, &e.keyNames, &e.items); err != nil {

@@ -11,11 +11,17 @@ type keyMaker struct {
 	buf   []byte   // keys are carved from here; a full buffer is replaced, never reused
 }
 
+// newKeyMaker takes the key column names as Go strings.
 func newKeyMaker(columns []string) *keyMaker {
 	names := make([][]byte, len(columns))
 	for i, c := range columns {
 		names[i] = escapeJSON(c)
 	}
+	return keyMakerOf(names)
+}
+
+// keyMakerOf takes the names already escaped, quotes included.
+func keyMakerOf(names [][]byte) *keyMaker {
 	return &keyMaker{names: names, vals: make([][]byte, len(names))}
 }
 
@@ -38,20 +44,16 @@ func (m keyMakers) get(namesJSON []byte) (*keyMaker, error) {
 				return nil, err
 			}
 		}
-		s.ws()
-		start := s.pos
-		if s.pos == len(s.buf) || s.buf[s.pos] != '"' {
-			return nil, s.errorf("expected a column name")
-		}
-		if err := s.str(); err != nil {
+		name, err := s.quoted("a column name")
+		if err != nil {
 			return nil, err
 		}
-		names = append(names, s.buf[start:s.pos:s.pos])
+		names = append(names, name)
 	}
 	if err := s.end(); err != nil {
 		return nil, err
 	}
-	k := &keyMaker{names: names, vals: make([][]byte, len(names))}
+	k := keyMakerOf(names)
 	m[string(namesJSON)] = k
 	return k, nil
 }
@@ -117,15 +119,10 @@ func (k *keyMaker) find(row []byte) error {
 }
 
 func (k *keyMaker) member(s *scanner) error {
-	s.ws()
-	if s.pos == len(s.buf) || s.buf[s.pos] != '"' {
-		return s.errorf("expected a member name")
-	}
-	start := s.pos
-	if err := s.str(); err != nil {
+	name, err := s.quoted("a member name")
+	if err != nil {
 		return err
 	}
-	name := s.buf[start:s.pos]
 	if err := s.expect(':'); err != nil {
 		return err
 	}

@@ -76,6 +76,20 @@ func (s *scanner) value() ([]byte, error) {
 	return s.buf[start:s.pos], nil
 }
 
+// quoted moves past the string that must come next (after whitespace) and returns it,
+// quotes and escapes included; what names the string in the error.
+func (s *scanner) quoted(what string) ([]byte, error) {
+	s.ws()
+	if s.pos == len(s.buf) || s.buf[s.pos] != '"' {
+		return nil, s.errorf("expected %s", what)
+	}
+	start := s.pos
+	if err := s.str(); err != nil {
+		return nil, err
+	}
+	return s.buf[start:s.pos:s.pos], nil
+}
+
 // compound moves past the object or array starting at pos, counting nesting and stepping
 // over strings so that brackets inside them do not count.
 func (s *scanner) compound() error {
