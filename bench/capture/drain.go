@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgfanout/pgfanout/internal/backoff"
 	queries "github.com/pgfanout/pgfanout/sql"
 )
 
@@ -115,10 +116,7 @@ func (d *drainer) loop(ctx context.Context) {
 			// As the publisher does (publish.idleLinger): raise the flag only once the log
 			// stayed empty for a while, or under load it would flip for nearly every statement.
 			lingered = true
-			select {
-			case <-ctx.Done():
-			case <-time.After(idleLinger):
-			}
+			_ = backoff.Sleep(ctx, idleLinger)
 		case n > 0 && idle, n == 0 && !idle:
 			// Lower the flag while busy; raise it when empty, then fetch once more because a
 			// change committed before the flag was visible sent no notification.

@@ -10,9 +10,8 @@ var errNotObject = errors.New("not a JSON object")
 // objectKeys calls fn with each top-level key of the JSON object raw. It exists because decoding
 // every row into a map just to learn its column names would cost an allocation per value; raw has
 // already been validated as JSON by change.Decode, but objectKeys still never panics or loops on
-// malformed input. key is only valid during the call: it points into raw (or, for a name with
-// escapes, into a buffer reused for the next one), so a map lookup by string(key) allocates
-// nothing.
+// malformed input. key points into raw, so a map lookup by string(key) allocates nothing; only a
+// name with escapes is unescaped into a copy of its own.
 func objectKeys(raw []byte, fn func(key []byte) error) error {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {

@@ -53,10 +53,10 @@ const lockKey int64 = 0x706766616e6f7574
 const rescanEvery = time.Second
 
 // idleLinger is how long the log must stay empty before the publisher raises its idle flag
-// (pgfanout.settings.publisher_idle_until). A raised flag makes the next source commit notify, which takes a
-// cluster-wide lock; under steady load the log is empty only between two commits, and
-// without the linger the flag would go up and down for nearly every statement. A change
-// committed during the linger waits for it, at most this long.
+// (pgfanout.settings.publisher_idle_until). A raised flag makes the next source commit
+// notify, which takes a cluster-wide lock; under steady load the log is empty only between
+// two commits, and without the linger the flag would go up and down for nearly every
+// statement. A change committed during the linger waits for it, at most this long.
 const idleLinger = 20 * time.Millisecond
 
 func (c *Config) withDefaults() (Config, error) {

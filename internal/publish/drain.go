@@ -8,6 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/pgfanout/pgfanout/internal/amqpout"
+	"github.com/pgfanout/pgfanout/internal/backoff"
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/changelog"
 )
@@ -84,12 +85,7 @@ func (t *term) quiet(ctx context.Context, inflight **flight) error {
 		return t.land(inflight)
 	case t.idle != idleTrue && !t.lingered:
 		t.lingered = true
-		linger := time.NewTimer(idleLinger)
-		defer linger.Stop()
-		select {
-		case <-ctx.Done():
-		case <-linger.C:
-		}
+		_ = backoff.Sleep(ctx, idleLinger) // ended early by shutdown: the caller's loop checks ctx
 		return nil
 	case t.idle != idleTrue:
 		return t.setIdle(idleTrue)
