@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/localserver"
+	"github.com/pgfanout/pgfanout/internal/pgadmin"
 )
 
 type config struct {
@@ -103,7 +103,7 @@ func (e *env) startPipeline(ctx context.Context, bin string) error {
 	if err := runOnce(ctx, bin+"/publisher", "migrate", "--source-url", src); err != nil {
 		return err
 	}
-	if err := exec1(ctx, src, "SELECT pgfanout.track(t) FROM unnest($1::text[]) t", demoTables()); err != nil {
+	if err := pgadmin.Exec(ctx, src, "SELECT pgfanout.track(t) FROM unnest($1::text[]) t", demoTables()); err != nil {
 		return err
 	}
 	for i, r := range e.replicas {
@@ -127,20 +127,11 @@ func startDB(ctx context.Context, dir, schema string) (*localserver.Postgres, er
 	if err != nil {
 		return nil, err
 	}
-	if err := exec1(ctx, pg.URL("postgres"), "CREATE DATABASE demo"); err != nil {
+	db, err := pgadmin.Create(ctx, pg.URL("postgres"), "demo")
+	if err != nil {
 		return pg, err
 	}
-	return pg, exec1(ctx, pg.URL("demo"), schema)
-}
-
-func exec1(ctx context.Context, url, sql string, args ...any) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql, args...)
-	return err
+	return pg, pgadmin.Exec(ctx, db.URL, schema)
 }
 
 func (e *env) stop() {
