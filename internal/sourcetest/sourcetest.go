@@ -15,6 +15,7 @@ import (
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/changelog"
 	"github.com/pgfanout/pgfanout/internal/migrate"
+	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 // Connect opens a connection with the replicator's session settings (everything that shapes
@@ -29,14 +30,7 @@ func Connect(t testing.TB, url string) *pgx.Conn {
 	for k, v := range change.ValueSettings() {
 		cfg.RuntimeParams[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
+	return testenv.ConnectConfig(t, cfg)
 }
 
 // ApplyCapture installs the capture on conn's database the way `publisher migrate` does

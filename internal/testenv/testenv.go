@@ -88,9 +88,19 @@ func WithDatabase(t testing.TB, base, name string) string {
 // Connect opens a connection closed when the test ends.
 func Connect(t testing.TB, dbURL string) *pgx.Conn {
 	t.Helper()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatalf("parse PostgreSQL URL: %v", err)
+	}
+	return ConnectConfig(t, cfg)
+}
+
+// ConnectConfig opens a connection with cfg, closed when the test ends.
+func ConnectConfig(t testing.TB, cfg *pgx.ConnConfig) *pgx.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
