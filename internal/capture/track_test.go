@@ -4,37 +4,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
 // tracked lists pgfanout.tracked() as "table [key columns]".
 func (s *source) tracked() []string {
 	s.t.Helper()
-	rows, err := s.conn.Query(ctxT(s.t), `SELECT table_name::text || ' ' || key_columns::text FROM pgfanout.tracked()`)
-	require.NoError(s.t, err)
-	var out []string
-	for rows.Next() {
-		var v string
-		require.NoError(s.t, rows.Scan(&v))
-		out = append(out, v)
-	}
-	require.NoError(s.t, rows.Err())
-	return out
+	return s.texts(`SELECT table_name::text || ' ' || key_columns::text FROM pgfanout.tracked()`)
 }
 
 // triggers lists the capture triggers of a table with their OIDs (a reinstall changes them).
 func (s *source) triggers(table string) []string {
 	s.t.Helper()
-	rows, err := s.conn.Query(ctxT(s.t), `SELECT tgname || '@' || oid FROM pg_trigger
+	return s.texts(`SELECT tgname || '@' || oid FROM pg_trigger
 		WHERE tgrelid = $1::regclass AND tgname LIKE 'pgfanout%' ORDER BY tgname`, table)
+}
+
+// texts runs a query of one text column and returns its values.
+func (s *source) texts(sql string, args ...any) []string {
+	s.t.Helper()
+	rows, err := s.conn.Query(ctxT(s.t), sql, args...)
 	require.NoError(s.t, err)
-	var out []string
-	for rows.Next() {
-		var v string
-		require.NoError(s.t, rows.Scan(&v))
-		out = append(out, v)
-	}
-	require.NoError(s.t, rows.Err())
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(s.t, err, sql)
 	return out
 }
 
