@@ -165,12 +165,15 @@ END $$;
 -- n) because a column named n would win over the whole-row reference.
 
 -- The JSON size of one change; never NULL, so sums and comparisons are never NULL either.
+-- pg_column_size of a freshly built json value is its length plus a 4-byte header: close enough
+-- for the size bounds, and it reads the header where octet_length(x::text) would copy the
+-- text twice (0.2 µs a row, a sixth of a bulk row's capture cost).
 CREATE FUNCTION pgfanout.size_sql(p_key text, p_row text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT CASE WHEN p_key = 'NULL::json' THEN 'octet_length(r::text)'
-            WHEN p_row = 'NULL::json' THEN 'octet_length(k::text)'
-            ELSE 'octet_length(k::text) + octet_length(r::text)' END
+SELECT CASE WHEN p_key = 'NULL::json' THEN 'pg_column_size(r)'
+            WHEN p_row = 'NULL::json' THEN 'pg_column_size(k)'
+            ELSE 'pg_column_size(k) + pg_column_size(r)' END
 $$;
 
 -- The slow path: an INSERT … SELECT … RETURNING version writing the chunked entries.
@@ -204,7 +207,7 @@ SELECT format($f$
            count(*) > 5000 OR coalesce(sum(s), 0) > 16777216 OR coalesce(max(s), 0) >= 16384,
            json_agg(e) FILTER (WHERE s < 16384)
     INTO v_n, v_big, v_items
-    FROM (SELECT e, octet_length(e::text) AS s
+    FROM (SELECT e, pg_column_size(e) AS s
           FROM (SELECT %3$s AS e FROM (%4$s LIMIT 5001) %5$s OFFSET 0) s0) s;
     IF v_n > 0 AND NOT v_big THEN
         v_first := nextval('pgfanout.version_seq');
