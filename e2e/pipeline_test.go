@@ -51,7 +51,6 @@ func TestPipelineRowArrives(t *testing.T) {
 	for _, q := range []string{
 		"GRANT USAGE ON SCHEMA pgfanout TO %[1]s",
 		"GRANT SELECT, DELETE ON pgfanout.changes TO %[1]s",
-		"GRANT SELECT, UPDATE (publisher_idle_until) ON pgfanout.settings TO %[1]s",
 		"GRANT SELECT ON pgfanout.backlog TO %[1]s",
 	} {
 		_, err := src.Exec(ctx, fmt.Sprintf(q, pgx.Identifier{pubRole}.Sanitize()))

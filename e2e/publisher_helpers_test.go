@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgfanout/pgfanout/internal/proctest"
+	"github.com/pgfanout/pgfanout/internal/sourcetest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
@@ -124,11 +125,7 @@ func pubBacklog(t *testing.T, conn *pgx.Conn) int64 {
 	return n
 }
 
-func pubIdle(t *testing.T, conn *pgx.Conn) bool {
-	var idle bool
-	require.NoError(t, conn.QueryRow(context.Background(), `SELECT coalesce(publisher_idle_until > now(), false) FROM pgfanout.settings`).Scan(&idle))
-	return idle
-}
+func pubIdle(t *testing.T, conn *pgx.Conn) bool { return sourcetest.PublisherIdle(t, conn) }
 
 // pubVersions lists the captured versions in order.
 func pubVersions(t *testing.T, conn *pgx.Conn) []int64 {

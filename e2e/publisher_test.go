@@ -72,7 +72,7 @@ func TestPublisherNormalFlow(t *testing.T) {
 	require.Less(t, len(consumer.messages), 20, "changes travel many to a message")
 
 	waitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
-	waitFor(t, "the idle flag", 10*time.Second, func() bool { return pubIdle(t, conn) })
+	waitFor(t, "the idle lock", 10*time.Second, func() bool { return pubIdle(t, conn) })
 	resp, err := http.Get("http://" + p.addr() + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -83,7 +83,7 @@ func TestPublisherNormalFlow(t *testing.T) {
 	require.Equal(t, "3004", published)
 
 	p.terminate()
-	require.False(t, pubIdle(t, conn), "a stopped publisher lowers the idle flag")
+	require.False(t, pubIdle(t, conn), "a stopped publisher releases the idle lock")
 }
 
 func TestPublisherSurvivesRabbitMQRestart(t *testing.T) {

@@ -60,17 +60,16 @@ CREATE TABLE pgfanout.tracked (
     tracked_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- notify: 'wakeup' (pg_notify with an empty payload, only while a publisher said it is idle),
+-- notify: 'wakeup' (pg_notify with an empty payload, only while a publisher waits for work),
 -- 'row' (one pg_notify per change carrying the change JSON, or its version when too large),
--- 'off' (never notify; the publisher polls).
--- publisher_idle_until: a publisher waiting for work sets a near future here and keeps pushing
--- it back while it waits (a lease); 'wakeup' notifies only until it passes. So a publisher
--- that died while idle stops costing every commit a NOTIFY once its lease runs out. NULL: no
--- publisher is waiting (busy, stopped, or none started yet; a publisher drains on start).
+-- 'off' (never notify; the publisher polls). Capture functions are generated for the mode;
+-- set_notify() regenerates them.
+-- A publisher waiting for work holds the session advisory lock (1885824609, 1) ("pgfa", 1)
+-- exclusively, and only then; 'wakeup' capture notifies when it cannot take that lock shared.
+-- A publisher that dies releases it with its connection, so source commits stop notifying.
 CREATE TABLE pgfanout.settings (
-    singleton            boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
-    notify               text        NOT NULL DEFAULT 'wakeup' CHECK (notify IN ('wakeup', 'row', 'off')),
-    publisher_idle_until timestamptz
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    notify    text    NOT NULL DEFAULT 'wakeup' CHECK (notify IN ('wakeup', 'row', 'off'))
 );
 INSERT INTO pgfanout.settings DEFAULT VALUES;
 
@@ -80,16 +79,6 @@ SELECT count(*)                    AS entries,
        min(captured_at)            AS oldest_captured_at
 FROM pgfanout.changes;
 
-CREATE FUNCTION pgfanout.set_notify(p_mode text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF p_mode IS NULL OR p_mode NOT IN ('wakeup', 'row', 'off') THEN
-        RAISE EXCEPTION 'pgfanout.set_notify: mode must be wakeup, row or off, not %', coalesce(p_mode, 'NULL');
-    END IF;
-    -- Capture functions read the setting at every statement: no re-tracking needed.
-    UPDATE pgfanout.settings SET notify = p_mode;
-END $$;
 
 -- Notify mode 'row': one notification per change of the given entries, in version order.
 -- A payload must stay below 8000 bytes or pg_notify fails the source write: larger changes are
@@ -127,17 +116,25 @@ FROM (
 ) s
 $$;
 
--- The statement every capture function ends with once it wrote entries. 'wakeup' sends a
--- constant payload, which PostgreSQL folds into one notification per transaction, and only
--- while the publisher said it is idle: under load no source commit takes the NOTIFY lock.
--- Inline rather than a function call: this runs for every captured statement.
-CREATE FUNCTION pgfanout.notify_sql() RETURNS text
+-- The code every capture function ends with, for notify mode p_mode. 'wakeup' sends a constant
+-- payload, which PostgreSQL folds into one notification per transaction, and only while a
+-- publisher waits (holds the idle lock): under load no source commit takes the NOTIFY lock.
+-- Trying the lock costs a capture about 1 µs; reading a settings row cost 4 µs, a sixth of
+-- a single-row statement's capture. The shared lock a writer takes is held until it commits,
+-- so a publisher that got the lock exclusively sees every change captured without a notify.
+CREATE FUNCTION pgfanout.notify_sql(p_mode text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT $f$
-    PERFORM CASE WHEN notify = 'row' THEN pgfanout.notify_rows(v_entries)::text ELSE pg_notify('pgfanout', '')::text END
-    FROM pgfanout.settings WHERE notify = 'row' OR (notify = 'wakeup' AND publisher_idle_until > now());
-$f$
+SELECT CASE p_mode
+    WHEN 'wakeup' THEN $f$
+    IF cardinality(v_entries) > 0 AND NOT pg_try_advisory_xact_lock_shared(1885824609, 1) THEN
+        PERFORM pg_notify('pgfanout', '');
+    END IF;$f$
+    WHEN 'row' THEN $f$
+    IF cardinality(v_entries) > 0 THEN
+        PERFORM pgfanout.notify_rows(v_entries);
+    END IF;$f$
+    ELSE '' END
 $$;
 
 -- Raises a transaction-local flag: this transaction ran an UPDATE naming a key column of the
@@ -199,23 +196,26 @@ $$;
 -- PL/pgSQL statements capturing one operation of a statement: the fast path, falling back to
 -- the slow one. p_rows is a SELECT * over a transition table, aliased p_alias in it and outside;
 -- p_key and p_row are SQL expressions over it (NULL::json when absent), p_keys the key columns.
+-- The fast path is one INSERT … SELECT: for a single-row statement every executor start counts.
+-- It inserts nothing when the statement changed no rows or is too big; only then does the
+-- EXISTS run, to tell the two apart. nextval sits in a subquery's output, which PostgreSQL does
+-- not flatten (volatile), so v and v + n - 1 read one value.
 CREATE FUNCTION pgfanout.capture_block(p_op "char", p_keys text[], p_key text, p_row text, p_rows text, p_alias text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
-    SELECT count(*),
-           count(*) > 5000 OR coalesce(sum(s), 0) > 16777216 OR coalesce(max(s), 0) >= 16384,
-           json_agg(e) FILTER (WHERE s < 16384)
-    INTO v_n, v_big, v_items
-    FROM (SELECT e, pg_column_size(e) AS s
-          FROM (SELECT %3$s AS e FROM (%4$s LIMIT 5001) %5$s OFFSET 0) s0) s;
-    IF v_n > 0 AND NOT v_big THEN
-        v_first := nextval('pgfanout.version_seq');
-        INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, bytes, items)
-        VALUES (v_first, v_first + v_n - 1, v_n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), %2$L,
-                octet_length(v_items::text), v_items);
+    INSERT INTO pgfanout.changes (version, last_version, n, txid, schema_name, table_name, op, captured_at, key_columns, bytes, items)
+    SELECT v, v + n - 1, n, pg_current_xact_id(), TG_TABLE_SCHEMA, TG_TABLE_NAME, %1$L, clock_timestamp(), %2$L,
+           octet_length(items::text), items
+    FROM (SELECT nextval('pgfanout.version_seq') AS v, n, b, items
+          FROM (SELECT count(*) AS n, sum(s) AS b, max(s) AS m, json_agg(e) FILTER (WHERE s < 16384) AS items
+                FROM (SELECT e, pg_column_size(e) AS s
+                      FROM (SELECT %3$s AS e FROM (%4$s LIMIT 5001) %5$s OFFSET 0) s0) s1) a
+          WHERE n BETWEEN 1 AND 5000 AND b <= 16777216 AND m < 16384) s2
+    RETURNING version INTO v_first;
+    IF FOUND THEN
         v_entries := v_entries || v_first;
-    ELSIF v_n > 0 THEN
+    ELSIF EXISTS (SELECT FROM (%4$s) %5$s) THEN
         WITH e AS (%6$s)
         SELECT v_entries || array_agg(version) INTO v_entries FROM e;
     END IF;
@@ -223,30 +223,28 @@ $f$, p_op, p_keys, CASE p_op WHEN 'D' THEN p_key ELSE p_row END, p_rows, p_alias
     pgfanout.entries_sql(p_op, p_keys, p_key, p_row, format('FROM (%s) %s', p_rows, p_alias)))
 $$;
 
--- The body of one generated capture function.
+-- The body of one generated capture function, for the current notify mode.
 CREATE FUNCTION pgfanout.capture_body(p_blocks text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT format($f$
 DECLARE
     v_first   bigint;
-    v_n       bigint;
-    v_big     boolean;
     v_items   json;
     v_entries bigint[] := '{}';
 BEGIN
-%s
-    IF cardinality(v_entries) > 0 THEN
-%s
-    END IF;
+%s%s
     RETURN NULL;
-END$f$, p_blocks, pgfanout.notify_sql())
+END$f$, p_blocks, pgfanout.notify_sql(notify))
+FROM pgfanout.settings
 $$;
 
 -- TRUNCATE needs no per-table code: one function serves every tracked table.
-DO $$
+CREATE FUNCTION pgfanout.install_truncate() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $install$
 BEGIN
-    EXECUTE format('CREATE FUNCTION pgfanout.capture_truncate() RETURNS trigger LANGUAGE plpgsql '
+    EXECUTE format('CREATE OR REPLACE FUNCTION pgfanout.capture_truncate() RETURNS trigger LANGUAGE plpgsql '
                    'SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L', pgfanout.capture_body($b$
     v_first := nextval('pgfanout.version_seq');
     v_items := json_build_array(json_build_array(v_first, NULL, NULL));
@@ -255,7 +253,9 @@ BEGIN
             clock_timestamp(), '{}', octet_length(v_items::text), v_items);
     v_entries := ARRAY[v_first];
 $b$));
-END $$;
+    REVOKE ALL ON FUNCTION pgfanout.capture_truncate() FROM PUBLIC;
+END $install$;
+SELECT pgfanout.install_truncate();
 
 -- The names of the triggers track() creates on a table (the last one only on keyed tables).
 CREATE FUNCTION pgfanout.trigger_names() RETURNS name[]
@@ -264,13 +264,12 @@ AS $$
 SELECT '{pgfanout_capture_insert, pgfanout_capture_update, pgfanout_capture_delete, pgfanout_capture_truncate, pgfanout_capture_key_update}'::name[]
 $$;
 
--- Builds and installs the per-table capture functions and triggers. Identifiers are quoted
+-- Builds the per-table capture functions for the current notify mode. Identifiers are quoted
 -- with format('%I'); values never enter the generated code.
-CREATE FUNCTION pgfanout.install_capture(p_rel regclass, p_keys text[]) RETURNS void
+CREATE FUNCTION pgfanout.install_functions(p_rel regclass, p_keys text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $install$
 DECLARE
-    v_qual  text;
     v_fn    text := 'capture_' || p_rel::oid::text;
     -- Fixed output settings make every value's JSON text exact and independent of the
     -- writing session: shortest-exact floats, ISO dates inside ranges, unambiguous
@@ -287,9 +286,6 @@ DECLARE
     v_op    text;
     v_body  text;
 BEGIN
-    SELECT format('%I.%I', n.nspname, c.relname) INTO v_qual
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel;
-
     IF cardinality(p_keys) > 0 THEN
         -- Keys compare by their text form: equal text is equal JSON, and any change of the
         -- key's representation (1.0 -> 1.00, 'a' -> 'A' in citext) is reported as a move.
@@ -322,6 +318,19 @@ BEGIN
         -- migration's REVOKE, and per-schema default privileges cannot revoke PUBLIC EXECUTE).
         EXECUTE format('REVOKE ALL ON FUNCTION pgfanout.%I() FROM PUBLIC', v_fn || '_' || v_op);
     END LOOP;
+END $install$;
+
+-- Installs the per-table capture functions and triggers.
+CREATE FUNCTION pgfanout.install_capture(p_rel regclass, p_keys text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $install$
+DECLARE
+    v_qual text;
+    v_fn   text := 'capture_' || p_rel::oid::text;
+BEGIN
+    SELECT format('%I.%I', n.nspname, c.relname) INTO v_qual
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel;
+    PERFORM pgfanout.install_functions(p_rel, p_keys);
 
     -- DROP + CREATE rather than CREATE OR REPLACE TRIGGER, which needs PostgreSQL 14.
     PERFORM pgfanout.drop_triggers(p_rel);
@@ -456,6 +465,27 @@ JOIN pg_class c ON c.oid = t.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 ORDER BY n.nspname, c.relname
 $$;
+
+-- Switches the notify mode by regenerating the capture functions (not the triggers: no lock on
+-- the tracked tables). A writer picks the new code up at its next statement. Run it as the role
+-- that tracks tables.
+CREATE FUNCTION pgfanout.set_notify(p_mode text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel  regclass;
+    v_keys text[];
+BEGIN
+    IF p_mode IS NULL OR p_mode NOT IN ('wakeup', 'row', 'off') THEN
+        RAISE EXCEPTION 'pgfanout.set_notify: mode must be wakeup, row or off, not %', coalesce(p_mode, 'NULL');
+    END IF;
+    UPDATE pgfanout.settings SET notify = p_mode;
+    PERFORM pgfanout.install_truncate();
+    PERFORM pgfanout.forget_dropped();
+    FOR v_rel, v_keys IN SELECT relid::regclass, key_columns FROM pgfanout.tracked LOOP
+        PERFORM pgfanout.install_functions(v_rel, v_keys);
+    END LOOP;
+END $$;
 
 -- Only the schema owner and roles granted below may touch the log (docs/capture.md, Security).
 REVOKE ALL ON ALL TABLES IN SCHEMA pgfanout FROM PUBLIC;

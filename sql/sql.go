@@ -15,8 +15,10 @@ var (
 	FetchChanges string
 	//go:embed delete_changes.sql
 	DeleteChanges string
-	//go:embed set_publisher_idle.sql
-	SetPublisherIdle string
+	//go:embed take_idle_lock.sql
+	TakeIdleLock string
+	//go:embed release_idle_lock.sql
+	ReleaseIdleLock string
 	//go:embed try_lock.sql
 	TryLock string
 	//go:embed source_stats.sql

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pgfanout/pgfanout/internal/backoff"
-	queries "github.com/pgfanout/pgfanout/sql"
+	"github.com/pgfanout/pgfanout/internal/changelog"
 )
 
 // fetchSQL is the publisher's fetch in short: the oldest entries, cut once the batch holds
@@ -25,16 +25,12 @@ SELECT version, items::text FROM (
 WHERE before < $1
 ORDER BY version`
 
-// idleLinger and idleLease mirror the publisher's defaults (internal/publish).
-const (
-	idleLinger = 20 * time.Millisecond
-	idleLease  = 32 * time.Second
-)
+// idleLinger mirrors the publisher's (internal/publish).
+const idleLinger = 20 * time.Millisecond
 
 // drainer plays the publisher without RabbitMQ: fetch entries in version order, delete them,
-// and around idle periods raise and lower the idle flag (publisher_idle_until, with the
-// publisher's default 32 s lease; a run is shorter than a lease) and wait for a notification
-// or the poll.
+// and around idle periods take and release the idle lock and wait for a notification or the
+// poll.
 type drainer struct {
 	listen, work *pgx.Conn
 	cancel       context.CancelFunc
@@ -99,7 +95,7 @@ func (d *drainer) receive(ctx context.Context) {
 
 func (d *drainer) loop(ctx context.Context) {
 	defer d.wg.Done()
-	idle := true // reset() left the idle flag up
+	idle := false
 	lingered := false
 	for ctx.Err() == nil {
 		n, err := d.drainOnce(ctx)
@@ -118,11 +114,13 @@ func (d *drainer) loop(ctx context.Context) {
 			lingered = true
 			_ = backoff.Sleep(ctx, idleLinger)
 		case n > 0 && idle, n == 0 && !idle:
-			// Lower the flag while busy; raise it when empty, then fetch once more because a
-			// change committed before the flag was visible sent no notification.
-			idle = !idle
-			if _, err := d.work.Exec(ctx, queries.SetPublisherIdle, idle, idleLease); err != nil && ctx.Err() == nil {
-				d.err = fmt.Errorf("set the idle flag: %w", err)
+			// Release the lock while busy; take it when empty, then fetch once more because a
+			// change committed before the lock was held sent no notification. A failed take
+			// (a writer's transaction still open) is simply retried after the next fetch.
+			if err := d.setIdle(ctx, &idle); err != nil {
+				if ctx.Err() == nil {
+					d.err = err
+				}
 				return
 			}
 		case n == 0:
@@ -133,6 +131,17 @@ func (d *drainer) loop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+func (d *drainer) setIdle(ctx context.Context, idle *bool) error {
+	store := changelog.New(d.work)
+	if *idle {
+		*idle = false
+		return store.ReleaseIdleLock(ctx)
+	}
+	ok, err := store.TakeIdleLock(ctx)
+	*idle = ok
+	return err
 }
 
 // drainOnce fetches one batch, reads it as the publisher would, and deletes it.

@@ -54,7 +54,7 @@ func TestTenMegabyteRows(t *testing.T) {
 			l := newListener(t, s.url)
 			s.exec(`CREATE TABLE big (id int PRIMARY KEY, t text, b bytea); SELECT pgfanout.track('big')`)
 			s.exec(`SELECT pgfanout.set_notify($1)`, mode)
-			s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() + interval '1 hour'`) // a publisher waits
+			l.idle(t, true) // a publisher waits
 			s.exec(`INSERT INTO big (id, t) SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 327680) g`)
 			s.exec(`INSERT INTO big (id, b) SELECT 2, decode(string_agg(md5(g::text), ''), 'hex') FROM generate_series(1, 655360) g`)
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgfanout/pgfanout/internal/testenv"
+	queries "github.com/pgfanout/pgfanout/sql"
 )
 
 // listener is a connection LISTENing on the capture's channel.
@@ -38,4 +39,17 @@ func (l *listener) drain(t testing.TB, s *source) []string {
 		}
 		payloads = append(payloads, n.Payload)
 	}
+}
+
+// idle takes (true) or releases the publisher's idle lock on the listener's connection, as a
+// publisher waiting for work does, with the publisher's own statements.
+func (l *listener) idle(t testing.TB, on bool) {
+	t.Helper()
+	q := queries.ReleaseIdleLock
+	if on {
+		q = queries.TakeIdleLock
+	}
+	var ok bool
+	require.NoError(t, l.conn.QueryRow(ctxT(t), q).Scan(&ok))
+	require.True(t, ok, q)
 }

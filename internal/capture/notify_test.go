@@ -15,25 +15,27 @@ func TestNotifyModes(t *testing.T) {
 	s.exec(keyed)
 
 	// wakeup while the publisher is idle: one empty notification per transaction.
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() + interval '1 hour'`)
+	l.idle(t, true)
 	s.exec(`BEGIN; INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b'); COMMIT`)
 	s.exec(`INSERT INTO t VALUES (3, 'c')`)
 	require.Equal(t, []string{"", ""}, l.drain(t, s))
 
 	// wakeup while the publisher is busy draining: no commit notifies.
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = NULL`)
+	l.idle(t, false)
 	s.exec(`INSERT INTO t VALUES (4, 'd')`)
 	s.exec(`TRUNCATE t`)
 	require.Empty(t, l.drain(t, s))
 
-	// wakeup after an idle publisher's lease ran out (it died while idle): no commit notifies.
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() - interval '1 second'`)
+	// wakeup after an idle publisher died: its lock went with its connection, no commit notifies.
+	dead := newListener(t, s.url)
+	dead.idle(t, true)
+	require.NoError(t, dead.conn.Close(ctxT(t)))
 	s.exec(`INSERT INTO t VALUES (4, 'd')`)
 	require.Empty(t, l.drain(t, s))
 
 	// Switching mode needs no re-tracking.
 	s.exec(`SELECT pgfanout.set_notify('off')`)
-	s.exec(`UPDATE pgfanout.settings SET publisher_idle_until = now() + interval '1 hour'`)
+	l.idle(t, true)
 	s.exec(`INSERT INTO t VALUES (5, 'e')`)
 	require.Empty(t, l.drain(t, s))
 

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -76,7 +75,7 @@ func TestAppRoleWritesButCannotTouchTheLog(t *testing.T) {
 		`INSERT INTO pgfanout.changes VALUES (1, 1, 1, '1', 's', 't', 'I', now(), '{}', 2, '[]')`,
 		`DELETE FROM pgfanout.changes`,
 		`SELECT * FROM pgfanout.backlog`,
-		`UPDATE pgfanout.settings SET publisher_idle_until = NULL`,
+		`UPDATE pgfanout.settings SET notify = 'off'`,
 		`SELECT pgfanout.track('orders')`,
 		`SELECT pgfanout.untrack('orders')`,
 		`SELECT pgfanout.set_notify('off')`,
@@ -95,8 +94,8 @@ func publisherGrants(t *testing.T, role string) string {
 	return strings.ReplaceAll(string(m[1]), "pgfanout_publisher", pgx.Identifier{role}.Sanitize())
 }
 
-// The documented GRANTs give the publisher exactly its work: fetch and delete entries, flip
-// its idle flag, read the backlog, listen; nothing else.
+// The documented GRANTs give the publisher exactly its work: fetch and delete entries, take
+// its idle lock, read the backlog, listen; nothing else.
 func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 	s := newSource(t)
 	role, roleURL := testenv.NewRole(t, s.url, "")
@@ -115,7 +114,8 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		{queries.FetchChanges, []any{0, 10000, 1 << 25}},
 		{queries.SourceStats, nil},
 		{`SELECT changes, entries, oldest_captured_at FROM pgfanout.backlog`, nil},
-		{queries.SetPublisherIdle, []any{true, 30 * time.Second}},
+		{queries.TakeIdleLock, nil},
+		{queries.ReleaseIdleLock, nil},
 		{queries.DeleteChanges, []any{[]int64{1, 2}}},
 	} {
 		_, err := pub.Exec(ctxT(t), st.sql, st.args...)
@@ -132,6 +132,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		`UPDATE pgfanout.settings SET notify = 'row'`,
 		`DELETE FROM pgfanout.settings`,
 		`SELECT * FROM pgfanout.tracked`,
+		`SELECT * FROM pgfanout.settings`,
 		`SELECT pgfanout.track('t')`,
 		`SELECT pgfanout.untrack('t')`,
 		`SELECT pgfanout.set_notify('row')`,

@@ -4,6 +4,7 @@ package changelog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -86,11 +87,25 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 	return nil
 }
 
-// SetIdle raises the publisher's idle flag for lease (source commits then notify until it
-// ends, or until it is raised again), or lowers it when lease is 0.
-func (s *Store) SetIdle(ctx context.Context, lease time.Duration) error {
-	if _, err := s.conn.Exec(ctx, queries.SetPublisherIdle, lease > 0, lease); err != nil {
-		return fmt.Errorf("set publisher_idle_until (lease %s): %w", lease, err)
+// TakeIdleLock takes the publisher's idle lock (a session advisory lock): while it is held,
+// 'wakeup' capture notifies. It reports false, holding nothing, while a transaction that
+// captured changes without notifying is still open; its changes are not visible yet.
+func (s *Store) TakeIdleLock(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.conn.QueryRow(ctx, queries.TakeIdleLock).Scan(&ok); err != nil {
+		return false, fmt.Errorf("take the idle lock: %w", err)
+	}
+	return ok, nil
+}
+
+// ReleaseIdleLock releases the idle lock taken by TakeIdleLock.
+func (s *Store) ReleaseIdleLock(ctx context.Context) error {
+	var ok bool
+	if err := s.conn.QueryRow(ctx, queries.ReleaseIdleLock).Scan(&ok); err != nil {
+		return fmt.Errorf("release the idle lock: %w", err)
+	}
+	if !ok {
+		return errors.New("release the idle lock: it was not held")
 	}
 	return nil
 }

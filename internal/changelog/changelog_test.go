@@ -102,23 +102,56 @@ func TestFetchLimits(t *testing.T) {
 	require.Empty(t, fetch(all.Last(), Limits{Changes: 1000, Bytes: 1 << 20}).Versions)
 }
 
-func TestSetIdleAndStats(t *testing.T) {
+// While the publisher holds the idle lock a 'wakeup' capture notifies, and only then; the
+// lock cannot be taken while a transaction that captured without notifying is open.
+func TestIdleLock(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.NewDatabase(t)
+	require.NoError(t, migrate.Up(ctx, url, zerolog.Nop()))
+	conn, writer := testenv.Connect(t, url), testenv.Connect(t, url)
+	exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY)`, `SELECT pgfanout.track('t')`, `LISTEN pgfanout`)
+	store := New(conn)
+	// next returns the payload of the next notification; each check ends with a marker, so
+	// that a capture's notification, or its absence, shows as what precedes the marker.
+	next := func() string {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		n, err := conn.WaitForNotification(wctx)
+		require.NoError(t, err)
+		return n.Payload
+	}
+	marker := func() { exec(t, writer, `NOTIFY pgfanout, 'marker'`) }
+
+	tx, err := writer.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO t VALUES (1)`)
+	require.NoError(t, err)
+	ok, err := store.TakeIdleLock(ctx)
+	require.NoError(t, err)
+	require.False(t, ok, "a transaction that captured without notifying is still open")
+	require.NoError(t, tx.Commit(ctx))
+	marker()
+	require.Equal(t, "marker", next(), "no notification while the publisher is busy")
+
+	ok, err = store.TakeIdleLock(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	exec(t, writer, `INSERT INTO t VALUES (2)`, `INSERT INTO t VALUES (3)`)
+	marker()
+	require.Equal(t, "", next(), "the idle publisher is woken")
+	require.Equal(t, "", next(), "once per committing transaction")
+	require.Equal(t, "marker", next())
+
+	require.NoError(t, store.ReleaseIdleLock(ctx))
+	require.Error(t, store.ReleaseIdleLock(ctx), "not held any more")
+	exec(t, writer, `INSERT INTO t VALUES (4)`)
+	marker()
+	require.Equal(t, "marker", next())
+}
+
+func TestStats(t *testing.T) {
 	ctx := context.Background()
 	conn := source(t)
-	store := New(conn)
-	// The lease as PostgreSQL sees it: how far publisher_idle_until lies ahead, or NULL.
-	lease := func() (v *float64) {
-		require.NoError(t, conn.QueryRow(ctx,
-			`SELECT extract(epoch FROM publisher_idle_until - now())::float8 FROM pgfanout.settings`).Scan(&v))
-		return v
-	}
-	require.NoError(t, store.SetIdle(ctx, 0))
-	require.Nil(t, lease(), "lowered")
-	require.NoError(t, store.SetIdle(ctx, 90*time.Second))
-	require.InDelta(t, 90, *lease(), 5, "raised for the lease")
-	require.NoError(t, store.SetIdle(ctx, 0))
-	require.Nil(t, lease())
-
 	exec(t, conn, `INSERT INTO t SELECT g FROM generate_series(1, 5) g`)
 	st, err := ReadStats(ctx, conn)
 	require.NoError(t, err)

@@ -23,7 +23,6 @@ type Config struct {
 	MessageChanges int           // changes per message (default 1000)
 	MessageBytes   int           // body bytes per message (default 1 MiB); a larger change goes alone
 	PollInterval   time.Duration // fetch at least this often when no notification came (default 1 s)
-	IdleLease      time.Duration // how long a raised idle flag lasts unless renewed (default 30 s + 2 × PollInterval)
 	LockInterval   time.Duration // a standby's lock attempts (default 1 s)
 	ConfirmTimeout time.Duration // longest wait for RabbitMQ's confirms of a batch (default 30 s)
 	ShutdownGrace  time.Duration // on shutdown, wait this long for outstanding confirms (default 5 s)
@@ -52,11 +51,11 @@ const lockKey int64 = 0x706766616e6f7574
 // below ones already published, and this is how soon it is picked up under steady load.
 const rescanEvery = time.Second
 
-// idleLinger is how long the log must stay empty before the publisher raises its idle flag
-// (pgfanout.settings.publisher_idle_until). A raised flag makes the next source commit
-// notify, which takes a cluster-wide lock; under steady load the log is empty only between
-// two commits, and without the linger the flag would go up and down for nearly every
-// statement. A change committed during the linger waits for it, at most this long.
+// idleLinger is how long the log must stay empty before the publisher takes its idle lock.
+// While it holds the lock every source commit that captured notifies, which takes a
+// cluster-wide lock; under steady load the log is empty only between two commits, and
+// without the linger the lock would be taken and released for nearly every statement. A
+// change committed during the linger waits for it, at most this long.
 const idleLinger = 20 * time.Millisecond
 
 func (c *Config) withDefaults() (Config, error) {
@@ -75,8 +74,6 @@ func (c *Config) withDefaults() (Config, error) {
 	setDefault(&d.MessageChanges, 1000)
 	setDefault(&d.MessageBytes, 1<<20)
 	setDefault(&d.PollInterval, time.Second)
-	// Renewed at half its length and checked at least every PollInterval: it must outlast two.
-	setDefault(&d.IdleLease, 30*time.Second+2*d.PollInterval)
 	setDefault(&d.LockInterval, time.Second)
 	setDefault(&d.ConfirmTimeout, 30*time.Second)
 	setDefault(&d.ShutdownGrace, 5*time.Second)

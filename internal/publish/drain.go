@@ -52,8 +52,8 @@ func (t *term) drain(ctx context.Context) error {
 			}
 			continue
 		}
-		t.lingered = false
-		if err := t.setIdle(idleFalse); err != nil {
+		t.lingered, t.idleRetry = false, 0
+		if err := t.busy(); err != nil {
 			return err
 		}
 		next, err := t.publish(b, fetched)
@@ -75,48 +75,51 @@ func (t *term) drain(ctx context.Context) error {
 
 // quiet handles an empty fetch. With a batch in flight it lands it (the caller then fetches
 // from the lowest version). Otherwise it first lingers for idleLinger and lets the caller
-// fetch again; if the log is still empty it raises the idle flag and lets the caller fetch
-// once more (a change committed before the flag was visible sent no notification); after
-// that it renews the flag's lease when half of it has passed and waits for a notification
-// or the poll.
+// fetch again; if the log is still empty it takes the idle lock and lets the caller fetch
+// once more (a change committed before the lock was held sent no notification); after that
+// it waits for a notification or the poll.
 func (t *term) quiet(ctx context.Context, inflight **flight) error {
 	switch {
 	case *inflight != nil:
 		return t.land(inflight)
-	case t.idle != idleTrue && !t.lingered:
+	case !t.idle && !t.lingered:
 		t.lingered = true
 		_ = backoff.Sleep(ctx, idleLinger) // ended early by shutdown: the caller's loop checks ctx
 		return nil
-	case t.idle != idleTrue:
-		return t.setIdle(idleTrue)
-	case time.Now().After(t.renewAt):
-		return t.renewIdle()
+	case !t.idle:
+		return t.takeIdle(ctx)
 	default:
 		return t.wait(ctx)
 	}
 }
 
-func (t *term) setIdle(want idleFlag) error {
-	if t.idle == want {
-		return nil
-	}
-	if want == idleTrue {
-		return t.renewIdle()
-	}
-	if err := t.store.SetIdle(t.work, 0); err != nil {
+// takeIdle takes the idle lock. A writer's transaction that captured changes without
+// notifying holds the lock shared until it ends, so the lock can fail; the caller then
+// fetches again after a pause that doubles up to the poll interval (a transaction open for
+// long, such as a batch job, costs a fetch per poll interval rather than a busy loop).
+func (t *term) takeIdle(ctx context.Context) error {
+	ok, err := t.store.TakeIdleLock(t.work)
+	if err != nil {
 		return err
 	}
-	t.idle = want
+	if ok {
+		t.idle, t.idleRetry = true, 0
+		return nil
+	}
+	t.idleRetry = min(max(2*t.idleRetry, idleLinger), t.p.cfg.PollInterval)
+	_ = backoff.Sleep(ctx, t.idleRetry) // ended early by shutdown: the caller's loop checks ctx
 	return nil
 }
 
-// renewIdle raises the idle flag for a full lease.
-func (t *term) renewIdle() error {
-	lease := t.p.cfg.IdleLease
-	if err := t.store.SetIdle(t.work, lease); err != nil {
+// busy releases the idle lock once there is work: commits stop notifying.
+func (t *term) busy() error {
+	if !t.idle {
+		return nil
+	}
+	if err := t.store.ReleaseIdleLock(t.work); err != nil {
 		return err
 	}
-	t.idle, t.renewAt = idleTrue, time.Now().Add(lease/2)
+	t.idle = false
 	return nil
 }
 

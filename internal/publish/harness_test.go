@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/migrate"
+	"github.com/pgfanout/pgfanout/internal/sourcetest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
@@ -137,11 +138,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (h *harness) idle() bool {
-	var v bool
-	require.NoError(h.t, h.conn.QueryRow(context.Background(), `SELECT coalesce(publisher_idle_until > now(), false) FROM pgfanout.settings`).Scan(&v))
-	return v
-}
+func (h *harness) idle() bool { return sourcetest.PublisherIdle(h.t, h.conn) }
 
 func (h *harness) backlog() int64 {
 	var n int64

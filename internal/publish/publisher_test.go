@@ -18,7 +18,7 @@ func TestPublishesConfirmsAndDeletes(t *testing.T) {
 	cfg.BatchSize, cfg.MessageChanges = 1000, 300
 	p := h.start(cfg)
 	h.receive(2500, 20*time.Second)
-	eventually(t, "idle flag", h.idle)
+	eventually(t, "idle lock", h.idle)
 
 	h.exec(`UPDATE t SET v = 'changed' WHERE id <= 10`, `DELETE FROM t WHERE id = 1`, `TRUNCATE t`)
 	h.receive(2512, 10*time.Second)
@@ -43,7 +43,7 @@ func TestStopsCleanlyAndClearsIdle(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	eventually(t, "leader", func() bool { return counter(p.m.isLeader) == 1 })
-	eventually(t, "idle flag", h.idle)
+	eventually(t, "idle lock", h.idle)
 	cancel()
 	select {
 	case err := <-done:
@@ -51,7 +51,7 @@ func TestStopsCleanlyAndClearsIdle(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("publisher did not stop within 10 s")
 	}
-	require.False(t, h.idle(), "a stopped publisher lowers the idle flag")
+	require.False(t, h.idle(), "a stopped publisher releases the idle lock")
 }
 
 func TestCountsUnroutableMessages(t *testing.T) {
@@ -115,9 +115,9 @@ func TestRecoversWhenPostgresConnectionsAreCut(t *testing.T) {
 	require.Positive(t, counter(p.m.reconnects.WithLabelValues(targetPostgres)))
 }
 
-// Under steady writes the log is empty only between commits. The publisher must not raise
-// its idle flag in those gaps: every raise makes the next commit notify, and a notifying
-// commit takes a cluster-wide lock.
+// Under steady writes the log is empty only between commits. The publisher must not take its
+// idle lock in those gaps: while it holds it the next commit notifies, and a notifying commit
+// takes a cluster-wide lock.
 func TestSteadyWritesDoNotNotify(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
@@ -125,8 +125,8 @@ func TestSteadyWritesDoNotNotify(t *testing.T) {
 	_, err := listener.Exec(ctx, `LISTEN pgfanout`)
 	require.NoError(t, err)
 	h.start(h.config())
-	eventually(t, "idle flag", h.idle)
-	h.exec(`INSERT INTO t VALUES (0, 'wakes the publisher')`) // the flag was up: this notifies
+	eventually(t, "idle lock", h.idle)
+	h.exec(`INSERT INTO t VALUES (0, 'wakes the publisher')`) // the lock was held: this notifies
 	h.receive(1, 10*time.Second)
 	countNotifications := func() (n int) {
 		for {
@@ -150,22 +150,29 @@ func TestSteadyWritesDoNotNotify(t *testing.T) {
 		require.NoError(t, err)
 	}
 	h.receive(writes+1, 20*time.Second)
-	// Without the linger the publisher empties the log within each 5 ms gap and raises the
-	// flag every time: nearly every write notifies.
+	// Without the linger the publisher empties the log within each 5 ms gap and takes the
+	// lock every time: nearly every write notifies.
 	require.LessOrEqual(t, countNotifications(), writes/10, "notifications during steady writes")
 }
 
-// An idle publisher keeps its idle flag raised by renewing the lease, so commits keep waking
-// it; a publisher that died lets the lease run out (TestNotifyModes covers the capture side).
-func TestIdleLeaseIsRenewed(t *testing.T) {
+// A transaction that captured a change while the publisher was busy holds the idle lock
+// shared until it ends, and its commit sends no notification. The publisher cannot take the
+// lock meanwhile and must look again soon, not only at the (here hour-long) poll interval.
+func TestOpenWriterKeepsPublisherAwake(t *testing.T) {
+	ctx := context.Background()
 	h := newHarness(t)
+	tx, err := h.conn.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, `INSERT INTO t VALUES (1, 'open while the publisher starts')`)
+	require.NoError(t, err)
+
 	cfg := h.config()
-	cfg.PollInterval, cfg.IdleLease = 50*time.Millisecond, 400*time.Millisecond
-	h.start(cfg)
-	eventually(t, "idle flag", h.idle)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for end := time.Now().Add(4 * cfg.IdleLease); time.Now().Before(end); <-tick.C {
-		require.True(t, h.idle(), "idle flag dropped while the publisher waits")
-	}
+	cfg.PollInterval = time.Hour
+	p := h.start(cfg)
+	eventually(t, "leader", func() bool { return counter(p.m.isLeader) == 1 })
+	require.Never(t, h.idle, 200*time.Millisecond, 10*time.Millisecond, "idle lock taken under an open writer")
+	require.NoError(t, tx.Commit(ctx))
+	h.receive(1, 10*time.Second)
+	eventually(t, "idle lock", h.idle)
 }

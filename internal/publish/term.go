@@ -23,32 +23,22 @@ type brokerError struct{ err error }
 func (e brokerError) Error() string { return e.err.Error() }
 func (e brokerError) Unwrap() error { return e.err }
 
-// idleFlag mirrors pgfanout.settings.publisher_idle_until as this term last wrote it: raised
-// (a lease in the future) or lowered (NULL).
-type idleFlag int8
-
-const (
-	idleUnknown idleFlag = iota
-	idleTrue
-	idleFalse
-)
-
 // term is one period as leader. Every change-log statement runs on the connection holding
 // the lock, so a leader whose connection died cannot delete anything; any PostgreSQL error
 // ends the term.
 type term struct {
-	p        *Publisher
-	conn     *pgx.Conn // holds the leader lock
-	store    *changelog.Store
-	work     context.Context // ends ShutdownGrace after the run's context: lets confirms finish
-	session  *amqpout.Session
-	unabort  func() bool
-	opened   bool           // a session was opened before in this term
-	broker   outage.Tracker // connection attempts
-	failures int            // broker failures since the last confirmed batch
-	idle     idleFlag
-	lingered bool      // the log was found empty, idleLinger passed, and nothing was fetched since
-	renewAt  time.Time // when a raised idle flag's lease is renewed
+	p         *Publisher
+	conn      *pgx.Conn // holds the leader lock
+	store     *changelog.Store
+	work      context.Context // ends ShutdownGrace after the run's context: lets confirms finish
+	session   *amqpout.Session
+	unabort   func() bool
+	opened    bool           // a session was opened before in this term
+	broker    outage.Tracker // connection attempts
+	failures  int            // broker failures since the last confirmed batch
+	idle      bool           // holds the idle lock: source commits notify
+	lingered  bool           // the log was found empty, idleLinger passed, and nothing was fetched since
+	idleRetry time.Duration  // pause after the idle lock was busy; doubles up to PollInterval
 }
 
 // lead publishes as leader on conn until ctx ends (then returns nil) or PostgreSQL fails.
@@ -58,9 +48,10 @@ func (p *Publisher) lead(ctx context.Context, conn *pgx.Conn) error {
 	t := &term{p: p, conn: conn, store: changelog.New(conn), work: work,
 		broker: outage.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq"}}
 	defer t.closeSession()
+	// The caller closes conn after the term, which releases the idle lock with it: commits
+	// stop notifying once no publisher waits, however the term ended.
 	err := t.run(ctx)
 	if ctx.Err() != nil {
-		t.stop(ctx)
 		return nil
 	}
 	return err
@@ -131,18 +122,6 @@ func (t *term) closeSession() {
 	t.session.Close(time.Second)
 	t.session = nil
 	t.p.status.setBroker(false)
-}
-
-// stop lowers the idle flag on a graceful shutdown: with no publisher running, no source
-// commit should pay for a notification nobody hears (after a crash, the lease ends it).
-func (t *term) stop(ctx context.Context) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if t.idle != idleFalse {
-		if err := t.store.SetIdle(sctx, 0); err != nil {
-			t.p.log.Warn().Err(err).Msg("shutdown: could not lower the idle flag; it ends with its lease")
-		}
-	}
 }
 
 // wait blocks until a notification, the poll interval, RabbitMQ failing or ctx ending.

@@ -136,3 +136,19 @@ func Dump(t testing.TB, conn *pgx.Conn, schema, table string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// PublisherIdle reports whether a publisher holds the idle lock on conn's database, i.e.
+// waits for work and is woken by 'wakeup' capture (sql/take_idle_lock.sql takes it).
+func PublisherIdle(t testing.TB, conn *pgx.Conn) bool {
+	t.Helper()
+	var idle bool
+	err := conn.QueryRow(context.Background(), `SELECT EXISTS (
+		SELECT FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = 1885824609 AND objid = 1 AND objsubid = 2
+		  AND mode = 'ExclusiveLock' AND granted
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`).Scan(&idle)
+	if err != nil {
+		t.Fatalf("read the idle lock: %v", err)
+	}
+	return idle
+}
