@@ -97,10 +97,11 @@ func (d *drainer) loop(ctx context.Context) {
 	defer d.wg.Done()
 	idle := false
 	lingered := false
+	var retry time.Duration // pause after a failed take of the idle lock, as the publisher's
 	for ctx.Err() == nil {
 		n, err := d.drainOnce(ctx)
 		if n > 0 {
-			lingered = false
+			lingered, retry = false, 0
 		}
 		switch {
 		case err != nil:
@@ -109,19 +110,23 @@ func (d *drainer) loop(ctx context.Context) {
 			}
 			return
 		case n == 0 && !idle && !lingered:
-			// As the publisher does (publish.idleLinger): raise the flag only once the log
+			// As the publisher does (publish.idleLinger): take the lock only once the log
 			// stayed empty for a while, or under load it would flip for nearly every statement.
 			lingered = true
 			_ = backoff.Sleep(ctx, idleLinger)
 		case n > 0 && idle, n == 0 && !idle:
 			// Release the lock while busy; take it when empty, then fetch once more because a
 			// change committed before the lock was held sent no notification. A failed take
-			// (a writer's transaction still open) is simply retried after the next fetch.
+			// (a writer's transaction still open) is retried after a doubling pause.
 			if err := d.setIdle(ctx, &idle); err != nil {
 				if ctx.Err() == nil {
 					d.err = err
 				}
 				return
+			}
+			if n == 0 && !idle {
+				retry = min(max(2*retry, idleLinger), d.poll)
+				_ = backoff.Sleep(ctx, retry)
 			}
 		case n == 0:
 			select {
