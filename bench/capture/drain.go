@@ -33,6 +33,7 @@ const idleLinger = 20 * time.Millisecond
 // poll.
 type drainer struct {
 	listen, work *pgx.Conn
+	store        *changelog.Store // on work
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	wake         chan struct{}
@@ -52,6 +53,7 @@ func startDrainer(ctx context.Context, dbURL string, o options) (*drainer, error
 		_ = d.listen.Close(ctx)
 		return nil, fmt.Errorf("connect consumer: %w", err)
 	}
+	d.store = changelog.New(d.work)
 	if _, err = d.listen.Exec(ctx, `LISTEN pgfanout`); err != nil {
 		d.close()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -118,7 +120,7 @@ func (d *drainer) loop(ctx context.Context) {
 			// Release the lock while busy; take it when empty, then fetch once more because a
 			// change committed before the lock was held sent no notification. A failed take
 			// (a writer's transaction still open) is retried after a doubling pause.
-			if err := d.setIdle(ctx, &idle); err != nil {
+			if idle, err = d.setIdle(ctx, !idle); err != nil {
 				if ctx.Err() == nil {
 					d.err = err
 				}
@@ -138,15 +140,12 @@ func (d *drainer) loop(ctx context.Context) {
 	}
 }
 
-func (d *drainer) setIdle(ctx context.Context, idle *bool) error {
-	store := changelog.New(d.work)
-	if *idle {
-		*idle = false
-		return store.ReleaseIdleLock(ctx)
+// setIdle takes (want) or releases the idle lock and reports whether it is now held.
+func (d *drainer) setIdle(ctx context.Context, want bool) (bool, error) {
+	if !want {
+		return false, d.store.ReleaseIdleLock(ctx)
 	}
-	ok, err := store.TakeIdleLock(ctx)
-	*idle = ok
-	return err
+	return d.store.TakeIdleLock(ctx)
 }
 
 // drainOnce fetches one batch, reads it as the publisher would, and deletes it.
