@@ -20,7 +20,13 @@ func TestPublishesConfirmsAndDeletes(t *testing.T) {
 	h.receive(2500, 20*time.Second)
 	eventually(t, "idle lock", h.idle)
 
-	h.exec(`UPDATE t SET v = 'changed' WHERE id <= 10`, `DELETE FROM t WHERE id = 1`, `TRUNCATE t`)
+	// One statement at a time, each received before the next, so that each is a batch of its
+	// own (three statements committed together may share one message).
+	h.exec(`UPDATE t SET v = 'changed' WHERE id <= 10`)
+	h.receive(2510, 10*time.Second)
+	h.exec(`DELETE FROM t WHERE id = 1`)
+	h.receive(2511, 10*time.Second)
+	h.exec(`TRUNCATE t`)
 	h.receive(2512, 10*time.Second)
 	got := h.inVersionOrder()
 	require.Equal(t, change.Update, got[2500].Op)
