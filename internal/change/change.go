@@ -22,16 +22,6 @@ const (
 	Truncate Op = "truncate"
 )
 
-// Message headers set by the publisher.
-const (
-	HeaderSchema       = "pgfanout-schema"
-	HeaderTable        = "pgfanout-table"
-	HeaderFirstVersion = "pgfanout-first-version"
-	HeaderLastVersion  = "pgfanout-last-version"
-	HeaderCount        = "pgfanout-count"
-	ContentType        = "application/json"
-)
-
 // ValueSettings are the session settings under which the capture printed row images (its
 // trigger functions pin them): money in the C locale, ISO dates, postgres-style intervals,
 // shortest-exact floats, hex bytea. A reader that parses or prints values under the same
