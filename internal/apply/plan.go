@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/rawjson"
 )
 
 // plan is one batch's work grouped by table, tables in name order: every transaction locks
@@ -134,7 +135,14 @@ func (tp *tablePlan) columns(raw []byte, needKey bool) ([]byte, error) {
 	}
 	set := tp.scratch[:n]
 	clear(set)
-	err := objectKeys(raw, func(key []byte) error {
+	// Member names point into raw (only a name with escapes is decoded into a copy), so the
+	// lookup by string(name) allocates nothing.
+	s := rawjson.New(raw)
+	_, err := s.Object(func(name, _ []byte) error {
+		key, err := rawjson.Unquote(name)
+		if err != nil {
+			return err
+		}
 		i, ok := tp.t.index[string(key)]
 		if !ok {
 			return fmt.Errorf("column %q does not exist in the replica table", key)

@@ -73,30 +73,6 @@ func TestBuildPlanRejects(t *testing.T) {
 	}
 }
 
-func TestObjectKeys(t *testing.T) {
-	cases := []struct {
-		in   string
-		want []string
-		ok   bool
-	}{
-		{`{}`, nil, true},
-		{` { "a" : 1 , "b":[1,{"c":"}"}],"c":{"d":"\""}, "e\"f":null, "ü\u00fc":true } `, []string{"a", "b", "c", `e"f`, "üü"}, true},
-		{`{"a":"x\\"}`, []string{"a"}, true},
-		{`[1]`, nil, false},
-		{`{"a":}`, []string{"a"}, false},
-		{`{"a":1`, []string{"a"}, false},
-		{`{"a" 1}`, []string{"a"}, false},
-		{`{"a":"unterminated}`, []string{"a"}, false},
-		{``, nil, false},
-	}
-	for _, c := range cases {
-		var got []string
-		err := objectKeys([]byte(c.in), func(k []byte) error { got = append(got, string(k)); return nil })
-		require.Equal(t, c.ok, err == nil, "%s: %v", c.in, err)
-		require.Equal(t, c.want, got, c.in)
-	}
-}
-
 func TestIsTransient(t *testing.T) {
 	cases := map[string]bool{
 		"40001": true, "40P01": true, "08006": true, "53300": true, "57P01": true, "55P03": true, "25006": true,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/rawjson"
 )
 
 // Items is one change-log entry's items array with what it takes to read it. The array mixes
@@ -32,119 +33,121 @@ func (it Items) Each(fn func(version int64, key, row []byte)) error {
 	if it.First <= 0 {
 		return errors.New("items: entry version must be positive")
 	}
-	s := scanner{buf: it.JSON}
-	if err := s.expect('['); err != nil {
-		return err
-	}
-	if s.skip(']') {
-		return s.end()
-	}
 	keys := it.keys
 	if keys == nil {
 		keys = newKeyMaker(it.KeyColumns)
 	}
-	for i := int64(0); ; i++ {
-		if err := s.element(it, keys, it.First+i, fn); err != nil {
-			return err
-		}
-		if s.skip(',') {
-			continue
-		}
-		if err := s.expect(']'); err != nil {
-			return err
-		}
-		return s.end()
+	s := rawjson.New(it.JSON)
+	version := it.First
+	err := s.Array(func() error {
+		err := element(&s, it.Op, keys, version, fn)
+		version++
+		return err
+	})
+	if err == nil {
+		err = s.End()
 	}
+	if err != nil {
+		return fmt.Errorf("items: %w", err)
+	}
+	return nil
 }
 
-func (s *scanner) element(it Items, keys *keyMaker, version int64, fn func(version int64, key, row []byte)) error {
-	s.ws()
-	if s.pos < len(s.buf) && s.buf[s.pos] == '[' {
-		return s.triple(fn)
-	}
-	start := s.pos
-	obj, err := s.objectOrNull()
-	if err != nil {
-		return err
-	}
-	switch {
-	case obj[0] != '{':
-		return s.errorf("expected an object or a [version, key, row] array")
-	case it.Op == change.Truncate:
-		return s.errorf("a truncate is a [version, null, null] array")
-	case it.Op == change.Delete:
-		fn(version, obj, null)
+func element(s *rawjson.Scanner, op change.Op, keys *keyMaker, version int64, fn func(version int64, key, row []byte)) error {
+	switch c := s.Peek(); {
+	case c == '[':
+		return readTriple(s, fn)
+	case c != '{':
+		return s.Errorf("expected an object or a [version, key, row] array")
+	case op == change.Truncate:
+		return s.Errorf("a truncate is a [version, null, null] array")
+	case op == change.Delete:
+		key, err := s.Value()
+		if err != nil {
+			return err
+		}
+		fn(version, key, null)
+		return nil
+	case len(keys.names) == 0:
+		row, err := s.Value()
+		if err != nil {
+			return err
+		}
+		fn(version, null, row)
 		return nil
 	}
-	key, err := keys.key(obj)
+	start := s.Offset()
+	row, key, err := keys.rowKey(s)
 	if err != nil {
-		return fmt.Errorf("items JSON element at byte %d: %w", start, err)
+		return fmt.Errorf("element at byte %d: %w", start, err)
 	}
-	fn(version, key, obj)
+	fn(version, key, row)
 	return nil
 }
 
 var null = []byte("null")
 
-func (s *scanner) triple(fn func(version int64, key, row []byte)) error {
-	if err := s.expect('['); err != nil {
+func readTriple(s *rawjson.Scanner, fn func(version int64, key, row []byte)) error {
+	if err := s.Expect('['); err != nil {
 		return err
 	}
-	version, err := s.version()
+	version, err := readVersion(s)
 	if err != nil {
 		return err
 	}
-	if err := s.expect(','); err != nil {
+	if err := s.Expect(','); err != nil {
 		return err
 	}
-	key, err := s.objectOrNull()
+	key, err := objectOrNull(s)
 	if err != nil {
 		return err
 	}
-	if err := s.expect(','); err != nil {
+	if err := s.Expect(','); err != nil {
 		return err
 	}
-	row, err := s.objectOrNull()
+	row, err := objectOrNull(s)
 	if err != nil {
 		return err
 	}
-	if err := s.expect(']'); err != nil {
+	if err := s.Expect(']'); err != nil {
 		return err
 	}
 	fn(version, key, row)
 	return nil
 }
 
-func (s *scanner) version() (int64, error) {
-	s.ws()
-	var v int64
-	start := s.pos
-	for s.pos < len(s.buf) && s.buf[s.pos] >= '0' && s.buf[s.pos] <= '9' {
-		if v > (1<<63-1-9)/10 {
-			return 0, s.errorf("version out of range")
-		}
-		v = v*10 + int64(s.buf[s.pos]-'0')
-		s.pos++
+// readVersion reads a positive integer.
+func readVersion(s *rawjson.Scanner) (int64, error) {
+	s.Peek() // to the value, so that an error names its offset
+	start := s.Offset()
+	digits, err := s.Value()
+	if err != nil {
+		return 0, err
 	}
-	if s.pos == start || v == 0 {
-		return 0, s.errorf("expected a positive version")
+	var v int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			v = 0
+			break
+		}
+		if v > (1<<63-1-9)/10 {
+			return 0, &rawjson.SyntaxError{Offset: start, Msg: "version out of range"}
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if v == 0 {
+		return 0, &rawjson.SyntaxError{Offset: start, Msg: "expected a positive version"}
 	}
 	return v, nil
 }
 
-func (s *scanner) objectOrNull() ([]byte, error) {
-	s.ws()
-	start := s.pos
-	rest := s.buf[s.pos:]
-	if len(rest) >= 4 && string(rest[:4]) == "null" {
-		s.pos += 4
-		return s.buf[start:s.pos], nil
+func objectOrNull(s *rawjson.Scanner) ([]byte, error) {
+	if c := s.Peek(); c != '{' && c != 'n' {
+		return nil, s.Errorf("expected an object or null")
 	}
-	if len(rest) == 0 || rest[0] != '{' {
-		return nil, s.errorf("expected an object or null")
+	v, err := s.Value()
+	if err == nil && v[0] == 'n' && string(v) != "null" {
+		return nil, s.Errorf("expected an object or null")
 	}
-	if err := s.compound(); err != nil {
-		return nil, err
-	}
-	return s.buf[start:s.pos], nil
+	return v, err
 }

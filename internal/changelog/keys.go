@@ -1,6 +1,10 @@
 package changelog
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pgfanout/pgfanout/internal/rawjson"
+)
 
 // keyMaker derives a row's key from its image: the key columns' members, in key order,
 // spelled as json_build_object spells them (`{"a" : 1, "b" : "x"}`), so that a key reads the
@@ -34,23 +38,16 @@ func (m keyMakers) get(namesJSON []byte) (*keyMaker, error) {
 		return k, nil
 	}
 	var names [][]byte
-	s := scanner{buf: namesJSON}
-	if err := s.expect('['); err != nil {
-		return nil, err
-	}
-	for !s.skip(']') {
-		if len(names) > 0 {
-			if err := s.expect(','); err != nil {
-				return nil, err
-			}
-		}
-		name, err := s.quoted("a column name")
-		if err != nil {
-			return nil, err
-		}
+	s := rawjson.New(namesJSON)
+	err := s.Array(func() error {
+		name, err := s.Quoted()
 		names = append(names, name)
+		return err
+	})
+	if err == nil {
+		err = s.End()
 	}
-	if err := s.end(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	k := keyMakerOf(names)
@@ -58,14 +55,39 @@ func (m keyMakers) get(namesJSON []byte) (*keyMaker, error) {
 	return k, nil
 }
 
-// key returns the key of a row object, or null for a keyless table.
-func (k *keyMaker) key(row []byte) ([]byte, error) {
+// rowKey consumes the row object that comes next in s and returns it and its key, finding
+// both in one pass over the row.
+func (k *keyMaker) rowKey(s *rawjson.Scanner) (row, key []byte, err error) {
+	clear(k.vals)
+	if row, err = s.Object(k.member); err != nil {
+		return nil, nil, err
+	}
 	if len(k.names) == 0 {
-		return null, nil
+		return row, null, nil
 	}
-	if err := k.find(row); err != nil {
-		return nil, err
+	for i, v := range k.vals {
+		if v == nil {
+			return nil, nil, fmt.Errorf("row has no key column %s", k.names[i])
+		}
 	}
+	return row, k.build(), nil
+}
+
+// member keeps the value of a key column.
+func (k *keyMaker) member(name, val []byte) error {
+	for i := range k.names {
+		if string(k.names[i]) == string(name) {
+			if k.vals[i] != nil {
+				return fmt.Errorf("row has key column %s twice", name)
+			}
+			k.vals[i] = val
+		}
+	}
+	return nil
+}
+
+// build spells the key from vals.
+func (k *keyMaker) build() []byte {
 	size := 1
 	for i := range k.names {
 		size += len(k.names[i]) + 3 + len(k.vals[i]) + 2
@@ -86,59 +108,7 @@ func (k *keyMaker) key(row []byte) ([]byte, error) {
 		k.buf = append(k.buf, k.vals[i]...)
 	}
 	k.buf = append(k.buf, '}')
-	return k.buf[start:len(k.buf):len(k.buf)], nil
-}
-
-// find fills vals with the row's key members.
-func (k *keyMaker) find(row []byte) error {
-	clear(k.vals)
-	s := scanner{buf: row}
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if !s.skip('}') {
-		for {
-			if err := k.member(&s); err != nil {
-				return err
-			}
-			if s.skip(',') {
-				continue
-			}
-			if err := s.expect('}'); err != nil {
-				return err
-			}
-			break
-		}
-	}
-	for i, v := range k.vals {
-		if v == nil {
-			return fmt.Errorf("row has no key column %s", k.names[i])
-		}
-	}
-	return nil
-}
-
-func (k *keyMaker) member(s *scanner) error {
-	name, err := s.quoted("a member name")
-	if err != nil {
-		return err
-	}
-	if err := s.expect(':'); err != nil {
-		return err
-	}
-	val, err := s.value()
-	if err != nil {
-		return err
-	}
-	for i := range k.names {
-		if string(k.names[i]) == string(name) {
-			if k.vals[i] != nil {
-				return fmt.Errorf("row has key column %s twice", name)
-			}
-			k.vals[i] = val
-		}
-	}
-	return nil
+	return k.buf[start:len(k.buf):len(k.buf)]
 }
 
 // escapeJSON quotes s the way PostgreSQL's escape_json does, so that a column name compares
