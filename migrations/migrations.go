@@ -1,6 +1,8 @@
 // Package migrations embeds pgfanout's capture migrations: plain SQL files in golang-migrate's
 // NNNNNN_name.up.sql / NNNNNN_name.down.sql layout, so the same files can be applied by
-// `publisher migrate`, by psql, or copied into an application's own migration tool.
+// `publisher migrate`, by psql, or copied into an application's own migration tool. The
+// tests beside them check the capture they install against a real PostgreSQL named by
+// PGFANOUT_TEST_PG_URL.
 package migrations
 
 import "embed"

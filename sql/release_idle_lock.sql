@@ -1,2 +1,2 @@
 -- Releases the idle lock when the publisher has work again (or stops).
-SELECT pg_advisory_unlock(1885824609, 1)
+SELECT pg_advisory_unlock(key1, key2) FROM pgfanout.idle_lock_key()

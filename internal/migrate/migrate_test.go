@@ -3,14 +3,19 @@ package migrate_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	gomigrate "github.com/golang-migrate/migrate/v4"
+	pgxmigrate "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -42,11 +47,31 @@ func state(t *testing.T, conn *pgx.Conn) string {
 	return s
 }
 
+// files returns the migration files of one direction ("up" or "down") in the order they run:
+// ascending versions up, descending down (zero-padded versions sort as text).
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := fs.Glob(migrations.FS, "*."+dir+".sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	slices.Sort(names)
+	if dir == "down" {
+		slices.Reverse(names)
+	}
+	return names
+}
+
+// lastVersion is the version of the newest migration file.
+func lastVersion(t *testing.T) int {
+	ups := files(t, "up")
+	return mustAtoi(t, ups[len(ups)-1][:6])
+}
+
 func TestUpTwiceChangesNothing(t *testing.T) {
 	url := testenv.NewDatabase(t)
 	var logs bytes.Buffer
 	require.NoError(t, migrate.Up(ctxT(t), url, zerolog.New(&logs)))
-	require.Contains(t, logs.String(), `"to_version":1`)
+	require.Contains(t, logs.String(), `"to_version":`+strconv.Itoa(lastVersion(t)))
 
 	conn := testenv.Connect(t, url)
 	before := state(t, conn)
@@ -58,7 +83,7 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 	var version int
 	var dirty bool
 	require.NoError(t, conn.QueryRow(ctxT(t), `SELECT version, dirty FROM `+migrate.VersionTable).Scan(&version, &dirty))
-	require.Equal(t, 1, version)
+	require.Equal(t, lastVersion(t), version)
 	require.False(t, dirty)
 }
 
@@ -115,26 +140,71 @@ func execFile(t *testing.T, conn *pgx.Conn, name string) {
 	require.NoError(t, err, name)
 }
 
-func TestDownFileRemovesCaptureAndUpFileReapplies(t *testing.T) {
-	url := testenv.NewDatabase(t)
-	conn := testenv.Connect(t, url)
-	execFile(t, conn, "000001_capture.up.sql")
-	_, err := conn.Exec(ctxT(t), `CREATE TABLE orders (id int PRIMARY KEY, note text);
-		CREATE TABLE gone (id int PRIMARY KEY);
-		SELECT pgfanout.track('orders'), pgfanout.track('gone');
-		DROP TABLE gone;
-		INSERT INTO orders VALUES (1, 'kept')`)
-	require.NoError(t, err)
-
-	execFile(t, conn, "000001_capture.down.sql")
-	var schemas, triggers, rows int
+// requireRemoved checks that capture is gone from the database (schema, and the triggers on
+// orders) while orders keeps its rows.
+func requireRemoved(t *testing.T, conn *pgx.Conn, rows int) {
+	t.Helper()
+	var schemas, triggers, n int
 	require.NoError(t, conn.QueryRow(ctxT(t), `SELECT
 		(SELECT count(*) FROM pg_namespace WHERE nspname = 'pgfanout'),
 		(SELECT count(*) FROM pg_trigger WHERE tgrelid = 'orders'::regclass),
-		(SELECT count(*) FROM orders)`).Scan(&schemas, &triggers, &rows))
-	require.Equal(t, []int{0, 0, 1}, []int{schemas, triggers, rows})
+		(SELECT count(*) FROM orders)`).Scan(&schemas, &triggers, &n))
+	require.Equal(t, []int{0, 0, rows}, []int{schemas, triggers, n})
+}
 
-	execFile(t, conn, "000001_capture.up.sql")
+const trackOrders = `CREATE TABLE orders (id int PRIMARY KEY, note text);
+	CREATE TABLE gone (id int PRIMARY KEY);
+	SELECT pgfanout.track('orders'), pgfanout.track('gone');
+	DROP TABLE gone;
+	INSERT INTO orders VALUES (1, 'kept')`
+
+// The files applied one by one as psql does, then the down files in reverse order, then the
+// up files again.
+func TestDownFilesRemoveCaptureAndUpFilesReapply(t *testing.T) {
+	url := testenv.NewDatabase(t)
+	conn := testenv.Connect(t, url)
+	for _, f := range files(t, "up") {
+		execFile(t, conn, f)
+	}
+	_, err := conn.Exec(ctxT(t), trackOrders)
+	require.NoError(t, err)
+
+	for _, f := range files(t, "down") {
+		execFile(t, conn, f)
+	}
+	requireRemoved(t, conn, 1)
+
+	for _, f := range files(t, "up") {
+		execFile(t, conn, f)
+	}
+	_, err = conn.Exec(ctxT(t), `SELECT pgfanout.track('orders')`)
+	require.NoError(t, err)
+}
+
+// An application that copied the files into its own golang-migrate directory: `migrate down`
+// removes capture, and `publisher migrate` (or `migrate up`) installs it again.
+func TestGolangMigrateDownRemovesCaptureAndUpReapplies(t *testing.T) {
+	url := testenv.NewDatabase(t)
+	require.NoError(t, migrate.Up(ctxT(t), url, zerolog.Nop()))
+	conn := testenv.Connect(t, url)
+	_, err := conn.Exec(ctxT(t), trackOrders)
+	require.NoError(t, err)
+
+	db, err := sql.Open("pgx", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	src, err := iofs.New(migrations.FS, ".")
+	require.NoError(t, err)
+	drv, err := pgxmigrate.WithInstance(db, &pgxmigrate.Config{MigrationsTable: migrate.VersionTable})
+	require.NoError(t, err)
+	m, err := gomigrate.NewWithInstance("iofs", src, "pgx5", drv)
+	require.NoError(t, err)
+	require.NoError(t, m.Down())
+	requireRemoved(t, conn, 1)
+	_, _, err = m.Version()
+	require.ErrorIs(t, err, gomigrate.ErrNilVersion)
+
+	require.NoError(t, migrate.Up(ctxT(t), url, zerolog.Nop()))
 	_, err = conn.Exec(ctxT(t), `SELECT pgfanout.track('orders')`)
 	require.NoError(t, err)
 }
@@ -174,7 +244,9 @@ func mustAtoi(t *testing.T, s string) int {
 func TestUpAfterManualApplyFailsCleanly(t *testing.T) {
 	url := testenv.NewDatabase(t)
 	conn := testenv.Connect(t, url)
-	execFile(t, conn, "000001_capture.up.sql")
+	for _, f := range files(t, "up") {
+		execFile(t, conn, f)
+	}
 	err := migrate.Up(ctxT(t), url, zerolog.Nop())
 	require.ErrorContains(t, err, `schema "pgfanout" already exists`)
 	err = migrate.Up(ctxT(t), url, zerolog.Nop())
@@ -182,7 +254,7 @@ func TestUpAfterManualApplyFailsCleanly(t *testing.T) {
 	_, err = conn.Exec(ctxT(t), "DELETE FROM "+migrate.VersionTable)
 	require.NoError(t, err)
 	// Recording the hand-applied version makes later runs no-ops.
-	_, err = conn.Exec(ctxT(t), "INSERT INTO "+migrate.VersionTable+" VALUES (1, false)")
+	_, err = conn.Exec(ctxT(t), "INSERT INTO "+migrate.VersionTable+" VALUES ($1, false)", lastVersion(t))
 	require.NoError(t, err)
 	require.NoError(t, migrate.Up(ctxT(t), url, zerolog.Nop()))
 }

@@ -142,9 +142,10 @@ func Dump(t testing.TB, conn *pgx.Conn, schema, table string) []string {
 func PublisherIdle(t testing.TB, conn *pgx.Conn) bool {
 	t.Helper()
 	var idle bool
+	// A two-int advisory key shows as classid, objid with objsubid 2 (see pg_locks).
 	err := conn.QueryRow(context.Background(), `SELECT EXISTS (
-		SELECT FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = 1885824609 AND objid = 1 AND objsubid = 2
+		SELECT FROM pg_locks, pgfanout.idle_lock_key() k
+		WHERE locktype = 'advisory' AND classid = k.key1::oid AND objid = k.key2::oid AND objsubid = 2
 		  AND mode = 'ExclusiveLock' AND granted
 		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`).Scan(&idle)
 	if err != nil {

@@ -1,84 +1,10 @@
--- pgfanout capture: a durable change log filled by statement-level triggers.
--- Plain SQL, applicable with psql, golang-migrate, goose, tern, Flyway or `publisher migrate`
--- (docs/capture.md shows each). Requires PostgreSQL >= 13. Run it as the role that will own
--- the capture: that role later calls pgfanout.track(), so it must be able to create triggers
--- on the tracked tables (owner, TRIGGER privilege or superuser).
+-- pgfanout capture, 2 of 3: the trigger generator. These functions write the PL/pgSQL of the
+-- per-table capture functions (and the shared TRUNCATE one, installed here) and install or
+-- drop them with their triggers; 000003_api calls them from track(), untrack() and
+-- set_notify(). Kept apart from the API because this is the code every captured statement's
+-- cost comes from (BENCHMARKS.md): the generated text, not the functions below, runs on each
+-- write. Apply after 000001_changelog, as the same role, in one transaction.
 BEGIN;
-
-CREATE SCHEMA pgfanout;
-REVOKE ALL ON SCHEMA pgfanout FROM PUBLIC;
-
--- Versions come from this sequence. A row changed by a later statement waits for the
--- earlier one's row lock, so a row's versions grow in commit order. CACHE 1 keeps that true
--- across sessions (a per-session cache would hand out older values later). Each nextval
--- reserves a block of 8192 versions: a statement's fast path takes one for its up to 5000
--- changes, which are base, base+1, … by their position in the entry (one nextval per change
--- was a measured 10-15% of a bulk INSERT's capture cost); the rare slow path still takes one
--- value (one block) per change.
-CREATE SEQUENCE pgfanout.version_seq AS bigint INCREMENT BY 8192 CACHE 1;
-
--- One entry per (statement, table, operation, chunk). Writing one log row per statement
--- instead of one per changed row is what keeps multi-row statements cheap on the source.
--- `items` is a JSON array whose elements take one of two forms (docs/capture.md):
---   {…}                    the fast path's: the new row for I and U, the key for D; the
---                          element at index i has version `version` + i, and the key of a
---                          row is its `key_columns` members (none: a keyless table's row has
---                          no key). Leaving versions and keys out of each element is what
---                          makes a 1000-row INSERT cheap to capture.
---   [version, key, row]    the slow path's and TRUNCATE's, versions not consecutive.
-CREATE TABLE pgfanout.changes (
-    version      bigint      PRIMARY KEY,  -- first (smallest) change version in the entry
-    last_version bigint      NOT NULL,
-    n            integer     NOT NULL,
-    txid         xid8        NOT NULL,
-    schema_name  text        NOT NULL,
-    table_name   text        NOT NULL,
-    op           "char"      NOT NULL,  -- I U D T; no CHECK: only capture functions write it,
-                                           -- and evaluating one costs every captured statement
-    captured_at  timestamptz NOT NULL,
-    key_columns  text[]      NOT NULL,  -- the primary key when captured, in key order
-    bytes        integer     NOT NULL,  -- octet_length(items::text), so that the publisher can
-                                           -- budget a fetch without reading each entry twice
-    items        json        NOT NULL
-);
--- A queue table: rows are deleted as soon as RabbitMQ confirmed them.
-ALTER TABLE pgfanout.changes SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000);
-
-DO $$
-BEGIN
-    -- lz4 is much cheaper than pglz for the large JSON arrays of bulk statements (PG >= 14 built with lz4).
-    EXECUTE 'ALTER TABLE pgfanout.changes ALTER COLUMN items SET COMPRESSION lz4';
-EXCEPTION WHEN OTHERS THEN
-    RAISE NOTICE 'pgfanout: lz4 not available (%), keeping default TOAST compression', SQLERRM;
-END $$;
-
-CREATE TABLE pgfanout.tracked (
-    relid       oid         PRIMARY KEY,
-    schema_name text        NOT NULL,  -- names when tracked; pgfanout.tracked() shows current ones
-    table_name  text        NOT NULL,
-    key_columns text[]      NOT NULL,  -- empty: no primary key, the whole row is the identity
-    tracked_at  timestamptz NOT NULL DEFAULT now()
-);
-
--- notify: 'wakeup' (pg_notify with an empty payload, only while a publisher waits for work),
--- 'row' (one pg_notify per change carrying the change JSON, or its version when too large),
--- 'off' (never notify; the publisher polls). Capture functions are generated for the mode;
--- set_notify() regenerates them.
--- A publisher waiting for work holds the session advisory lock (1885824609, 1) ("pgfa", 1)
--- exclusively, and only then; 'wakeup' capture notifies when it cannot take that lock shared.
--- A publisher that dies releases it with its connection, so source commits stop notifying.
-CREATE TABLE pgfanout.settings (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    notify    text    NOT NULL DEFAULT 'wakeup' CHECK (notify IN ('wakeup', 'row', 'off'))
-);
-INSERT INTO pgfanout.settings DEFAULT VALUES;
-
-CREATE VIEW pgfanout.backlog AS
-SELECT count(*)                    AS entries,
-       coalesce(sum(n), 0)::bigint AS changes,
-       min(captured_at)            AS oldest_captured_at
-FROM pgfanout.changes;
-
 
 -- Notify mode 'row': one notification per change of the given entries, in version order.
 -- A payload must stay below 8000 bytes or pg_notify fails the source write: larger changes are
@@ -122,19 +48,21 @@ $$;
 -- Trying the lock costs a capture about 1 µs; reading a settings row cost 4 µs, a sixth of
 -- a single-row statement's capture. The shared lock a writer takes is held until it commits,
 -- so a publisher that got the lock exclusively sees every change captured without a notify.
+-- The key (pgfanout.idle_lock_key) is written in as constants: calling it would cost a capture.
 CREATE FUNCTION pgfanout.notify_sql(p_mode text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT CASE p_mode
-    WHEN 'wakeup' THEN $f$
-    IF cardinality(v_entries) > 0 AND NOT pg_try_advisory_xact_lock_shared(1885824609, 1) THEN
+    WHEN 'wakeup' THEN format($f$
+    IF cardinality(v_entries) > 0 AND NOT pg_try_advisory_xact_lock_shared(%s, %s) THEN
         PERFORM pg_notify('pgfanout', '');
-    END IF;$f$
+    END IF;$f$, k.key1, k.key2)
     WHEN 'row' THEN $f$
     IF cardinality(v_entries) > 0 THEN
         PERFORM pgfanout.notify_rows(v_entries);
     END IF;$f$
     ELSE '' END
+FROM pgfanout.idle_lock_key() k
 $$;
 
 -- Raises a transaction-local flag: this transaction ran an UPDATE naming a key column of the
@@ -389,107 +317,7 @@ BEGIN
     END LOOP;
 END $$;
 
--- The primary key columns in key order; empty for a keyless table.
-CREATE FUNCTION pgfanout.key_columns(p_rel regclass) RETURNS text[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT coalesce(array_agg(a.attname::text ORDER BY k.ord), '{}')
-FROM pg_index i
-CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE i.indrelid = p_rel AND i.indisprimary
-$$;
-
--- Installs capture on one table. Idempotent: a no-op when the table is tracked with its current
--- primary key and all its triggers; otherwise (key changed, trigger dropped) it reinstalls.
-CREATE FUNCTION pgfanout.track_table(p_rel regclass) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_keys text[] := pgfanout.key_columns(p_rel);
-BEGIN
-    IF coalesce((SELECT relkind FROM pg_class WHERE oid = p_rel), '-') NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION 'pgfanout.track: % is not a table', coalesce(p_rel::text, 'NULL');
-    END IF;
-    IF NOT has_table_privilege('pgfanout.changes', 'INSERT') THEN
-        -- The capture functions run as their creator: without this they would fail every write.
-        RAISE EXCEPTION 'pgfanout.track: role % cannot write pgfanout.changes; track tables as the role that ran the migration', current_user;
-    END IF;
-    PERFORM pgfanout.forget_dropped();
-    IF EXISTS (SELECT FROM pgfanout.tracked WHERE relid = p_rel AND key_columns = v_keys)
-       AND (SELECT count(*) FROM pg_trigger WHERE tgrelid = p_rel AND tgname = ANY (pgfanout.trigger_names()))
-           = cardinality(pgfanout.trigger_names()) - (CASE WHEN cardinality(v_keys) > 0 THEN 0 ELSE 1 END) THEN
-        RETURN;
-    END IF;
-    PERFORM pgfanout.install_capture(p_rel, v_keys);
-    INSERT INTO pgfanout.tracked AS t (relid, schema_name, table_name, key_columns)
-    SELECT c.oid, n.nspname, c.relname, v_keys
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_rel
-    ON CONFLICT (relid) DO UPDATE
-    SET schema_name = excluded.schema_name, table_name = excluded.table_name,
-        key_columns = excluded.key_columns, tracked_at = now();
-END $$;
-
--- Accepts any regclass text: 'orders', 'public.orders', '"Weird Schema"."Order ""Items"""'.
--- A SQL function without its own search_path, so the name resolves like in the caller's SQL;
--- everything else runs in track_table with a fixed one.
-CREATE FUNCTION pgfanout.track(p_table text) RETURNS void
-LANGUAGE sql
-AS $$ SELECT pgfanout.track_table(p_table::regclass) $$;
-
-CREATE FUNCTION pgfanout.untrack_table(p_rel regclass) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF p_rel IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM pgfanout.drop_triggers(p_rel);
-    PERFORM pgfanout.drop_functions(p_rel::oid);
-    DELETE FROM pgfanout.tracked WHERE relid = p_rel;
-    PERFORM pgfanout.forget_dropped();
-END $$;
-
--- Untracking an untracked table is a no-op.
-CREATE FUNCTION pgfanout.untrack(p_table text) RETURNS void
-LANGUAGE sql
-AS $$ SELECT pgfanout.untrack_table(p_table::regclass) $$;
-
-CREATE FUNCTION pgfanout.tracked()
-RETURNS TABLE (table_name regclass, key_columns text[], tracked_at timestamptz)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT t.relid::regclass, t.key_columns, t.tracked_at
-FROM pgfanout.tracked t
-JOIN pg_class c ON c.oid = t.relid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-ORDER BY n.nspname, c.relname
-$$;
-
--- Switches the notify mode by regenerating the capture functions (not the triggers: no lock on
--- the tracked tables). A writer picks the new code up at its next statement. Run it as the role
--- that tracks tables.
-CREATE FUNCTION pgfanout.set_notify(p_mode text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_rel  regclass;
-    v_keys text[];
-BEGIN
-    IF p_mode IS NULL OR p_mode NOT IN ('wakeup', 'row', 'off') THEN
-        RAISE EXCEPTION 'pgfanout.set_notify: mode must be wakeup, row or off, not %', coalesce(p_mode, 'NULL');
-    END IF;
-    UPDATE pgfanout.settings SET notify = p_mode;
-    PERFORM pgfanout.install_truncate();
-    PERFORM pgfanout.forget_dropped();
-    FOR v_rel, v_keys IN SELECT relid::regclass, key_columns FROM pgfanout.tracked LOOP
-        PERFORM pgfanout.install_functions(v_rel, v_keys);
-    END LOOP;
-END $$;
-
--- Only the schema owner and roles granted below may touch the log (docs/capture.md, Security).
-REVOKE ALL ON ALL TABLES IN SCHEMA pgfanout FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA pgfanout FROM PUBLIC;
+-- Like every pgfanout function, not callable by PUBLIC (docs/capture.md, Security).
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgfanout FROM PUBLIC;
 
 COMMIT;

@@ -1,4 +1,4 @@
-package capture_test
+package migrations_test
 
 import (
 	"fmt"
