@@ -1,0 +1,60 @@
+package logicalrep
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgfanout/pgfanout/bench/internal/checksum"
+	"github.com/pgfanout/pgfanout/bench/internal/cluster"
+	"github.com/pgfanout/pgfanout/bench/internal/workload"
+	"github.com/pgfanout/pgfanout/internal/localserver"
+	"github.com/pgfanout/pgfanout/internal/testenv"
+)
+
+func TestSubscriptionDrainsTheBacklogWrittenWhileDisabled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pg, err := cluster.StartPostgres(ctx, cluster.Logical()...)
+	if errors.Is(err, localserver.ErrNoPostgres) {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(pg.Close)
+
+	admin := testenv.Connect(t, pg.URL("postgres"))
+	rows := workload.Rows{Name: pgx.Identifier{"public", "items"}}
+	conns := map[string]*pgx.Conn{}
+	for _, db := range []string{"src", "dst"} {
+		_, err := admin.Exec(ctx, "CREATE DATABASE "+db)
+		require.NoError(t, err)
+		conns[db] = testenv.Connect(t, pg.URL(db))
+		_, err = conns[db].Exec(ctx, rows.Create())
+		require.NoError(t, err)
+	}
+	src, dst := conns["src"], conns["dst"]
+	require.NoError(t, rows.Load(ctx, src, 100, 100, 10), "before the slot: not replicated without CopyData")
+
+	_, err = Create(ctx, src, dst, Config{})
+	require.ErrorContains(t, err, "no tables")
+	sub, err := Create(ctx, src, dst, Config{Name: "bench_sub", Tables: []pgx.Identifier{rows.Name}, ConnInfo: pg.ConnInfo("src")})
+	require.NoError(t, err)
+	_, err = src.Exec(ctx, `DELETE FROM items`)
+	require.NoError(t, err)
+	require.NoError(t, rows.Load(ctx, src, 1000, 100, workload.NoteBytes(300)))
+
+	require.NoError(t, sub.Enable(ctx))
+	spec := checksum.Spec{Table: rows.Name}
+	want, err := checksum.Table(ctx, src, spec)
+	require.NoError(t, err)
+	require.Equal(t, int64(1000), want.Rows)
+	require.Eventually(t, func() bool {
+		got, err := checksum.Table(ctx, dst, spec)
+		return err == nil && got == want
+	}, time.Minute, 20*time.Millisecond)
+	require.NoError(t, sub.Disable(ctx))
+}
