@@ -48,14 +48,8 @@ func TestPipelineRowArrives(t *testing.T) {
 	// application writes as a role that owns nothing of pgfanout.
 	pubRole, pubURL := testenv.NewRole(t, srcURL, "")
 	appRole, appURL := testenv.NewRole(t, srcURL, "")
-	for _, q := range []string{
-		"GRANT USAGE ON SCHEMA pgfanout TO %[1]s",
-		"GRANT SELECT, DELETE ON pgfanout.changes TO %[1]s",
-		"GRANT SELECT ON pgfanout.backlog TO %[1]s",
-	} {
-		_, err := src.Exec(ctx, fmt.Sprintf(q, pgx.Identifier{pubRole}.Sanitize()))
-		require.NoError(t, err)
-	}
+	_, err = src.Exec(ctx, testenv.PublisherGrants(t, pubRole))
+	require.NoError(t, err)
 	_, err = src.Exec(ctx, fmt.Sprintf(`GRANT USAGE ON SCHEMA "Sales Dept" TO %[1]s;
 		GRANT SELECT, INSERT, UPDATE, DELETE ON "Sales Dept"."Order.Items", public.log TO %[1]s`, pgx.Identifier{appRole}.Sanitize()))
 	require.NoError(t, err)

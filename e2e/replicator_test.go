@@ -135,7 +135,7 @@ func TestReplicatorDeadLettersPoisonAndContinues(t *testing.T) {
 		}
 		return len(dead) == 2
 	})
-	require.Contains(t, dead["poison-1"], "decode")
+	require.Contains(t, dead["poison-1"], "not a pgfanout message")
 	require.Contains(t, dead["poison-2"], "no_such_column")
 	_, metrics := p.get(t, "/metrics")
 	require.Contains(t, metrics, "pgfanout_replicator_dead_lettered_total 2")

@@ -41,19 +41,19 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	}
 	srv := health.NewServer(o.httpAddr, log)
 	pub, err := publish.New(publish.Config{
-		SourceURL:    o.sourceURL,
-		AMQPURL:      o.amqpURL,
-		Exchange:     o.exchange,
-		BatchSize:    o.batchSize,
-		PollInterval: o.pollInterval,
-		Log:          log,
-		Registerer:   srv.Registry(),
-		SetReady:     srv.SetReady,
-	})
+		SourceURL:       o.sourceURL,
+		AMQPURL:         o.amqpURL,
+		Exchange:        o.exchange,
+		BatchSize:       o.batchSize,
+		PollInterval:    o.pollInterval,
+		LeaderLease:     o.leaderLease,
+		ProgressTimeout: o.progressTimeout,
+		Liveness:        o.liveness,
+	}, log, srv.Registry())
 	if err != nil {
 		return err
 	}
-	return cli.Serve(ctx, "publisher", log, srv, pub.Run)
+	return cli.Serve(ctx, "publisher", log, srv, pub)
 }
 
 // migrateSource applies the capture migrations to the source database.

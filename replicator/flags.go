@@ -5,7 +5,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/pgfanout/pgfanout/internal/apply"
 	"github.com/pgfanout/pgfanout/internal/cli"
+	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/replicate"
 )
 
@@ -27,6 +29,7 @@ type options struct {
 	prefetch     int
 	maxAttempts  int
 	workers      int
+	liveness     liveness.Settings
 	log          cli.Log
 }
 
@@ -45,6 +48,7 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.prefetch, "prefetch", 200, "unacknowledged messages RabbitMQ may deliver ahead")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 5, "failures of a message on its own before it goes to the dead-letter queue")
 	fs.IntVar(&o.workers, "workers", 2, "batches applied concurrently, each on its own replica connection")
+	cli.LivenessFlags(fs, &o.liveness)
 	o.log.Flags(fs)
 	return fs
 }
@@ -69,14 +73,15 @@ func (o *options) config() (replicate.Config, error) {
 			return replicate.Config{}, cli.UsageError{Msg: err.Error()}
 		}
 	}
-	cfg := replicate.Config{
-		AMQPURL: o.amqpURL, Exchange: o.exchange, ReplicaName: name, Tables: tables,
-		BatchSize: o.batchSize, BatchChanges: o.batchChanges, BatchWait: o.batchWait,
-		Prefetch: o.prefetch, MaxAttempts: o.maxAttempts, Workers: o.workers,
-	}
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
+	if err := o.liveness.Validate(); err != nil {
 		return replicate.Config{}, cli.UsageError{Msg: err.Error()}
 	}
-	return cfg, nil
+	if _, err := apply.PoolConfig(o.replicaURL, o.liveness); err != nil {
+		return replicate.Config{}, cli.UsageError{Msg: "--replica-url: " + err.Error()}
+	}
+	return replicate.Config{
+		ReplicaURL: o.replicaURL, AMQPURL: o.amqpURL, Exchange: o.exchange, ReplicaName: name, Tables: tables,
+		BatchSize: o.batchSize, BatchChanges: o.batchChanges, BatchWait: o.batchWait,
+		Prefetch: o.prefetch, MaxAttempts: o.maxAttempts, Workers: o.workers, Liveness: o.liveness,
+	}, nil
 }

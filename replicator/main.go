@@ -4,17 +4,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/rs/zerolog"
 
-	"github.com/pgfanout/pgfanout/internal/apply"
 	"github.com/pgfanout/pgfanout/internal/cli"
 	"github.com/pgfanout/pgfanout/internal/health"
 	"github.com/pgfanout/pgfanout/internal/redact"
@@ -39,25 +36,14 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	poolCfg, err := apply.PoolConfig(o.replicaURL)
-	if err != nil {
-		return cli.UsageError{Msg: "--replica-url: " + err.Error()}
-	}
-	// One connection per worker, one more for catalog lookups.
-	poolCfg.MaxConns = int32(cfg.Workers + 1)
-	db, err := pgxpool.NewWithConfig(ctx, poolCfg) // connects lazily: a replica that is down is retried
-	if err != nil {
-		return fmt.Errorf("replica pool: %w", err)
-	}
-	defer db.Close()
 	srv := health.NewServer(o.httpAddr, log)
-	rep, err := replicate.New(cfg, apply.New(db), log, srv.Registry(), srv.SetReady)
+	rep, err := replicate.New(cfg, log, srv.Registry())
 	if err != nil {
-		return cli.UsageError{Msg: err.Error()}
+		return err
 	}
 	log.Info().Str("replica", redact.URL(o.replicaURL)).Str("amqp", redact.URL(o.amqpURL)).
 		Str("replica_name", cfg.ReplicaName).Msg("starting")
-	return cli.Serve(ctx, "replicator", log, srv, rep.Run)
+	return cli.Serve(ctx, "replicator", log, srv, rep)
 }
 
 // setup validates the flags into a Config and builds the logger they ask for.
@@ -76,7 +62,7 @@ func declare(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := replicate.DeclareOnly(ctx, cfg); err != nil {
+	if err := replicate.Declare(ctx, cfg); err != nil {
 		return err
 	}
 	log.Info().Str("queue", cfg.Queue()).Str("dead_queue", cfg.DeadQueue()).Str("exchange", cfg.Exchange).

@@ -19,8 +19,14 @@ var (
 	TakeIdleLock string
 	//go:embed release_idle_lock.sql
 	ReleaseIdleLock string
-	//go:embed try_lock.sql
-	TryLock string
+	//go:embed lease_acquire.sql
+	LeaseAcquire string
+	//go:embed lease_renew.sql
+	LeaseRenew string
+	//go:embed lease_release.sql
+	LeaseRelease string
+	//go:embed lease_read.sql
+	LeaseRead string
 	//go:embed source_stats.sql
 	SourceStats string
 )

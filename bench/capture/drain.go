@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/pgfanout/pgfanout/internal/backoff"
 	"github.com/pgfanout/pgfanout/internal/changelog"
+	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
 // fetchSQL is the publisher's fetch in short: the oldest entries, cut once the batch holds
@@ -53,7 +53,7 @@ func startDrainer(ctx context.Context, dbURL string, o options) (*drainer, error
 		_ = d.listen.Close(ctx)
 		return nil, fmt.Errorf("connect consumer: %w", err)
 	}
-	d.store = changelog.New(d.work)
+	d.store = changelog.New(d.work, 0)
 	if _, err = d.listen.Exec(ctx, `LISTEN pgfanout`); err != nil {
 		d.close()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -99,11 +99,12 @@ func (d *drainer) loop(ctx context.Context) {
 	defer d.wg.Done()
 	idle := false
 	lingered := false
-	var retry time.Duration // pause after a failed take of the idle lock, as the publisher's
+	pause := retry.Doubling{Min: idleLinger, Max: d.poll} // after a failed take of the idle lock, as the publisher's
 	for ctx.Err() == nil {
 		n, err := d.drainOnce(ctx)
 		if n > 0 {
-			lingered, retry = false, 0
+			lingered = false
+			pause.Reset()
 		}
 		switch {
 		case err != nil:
@@ -115,7 +116,7 @@ func (d *drainer) loop(ctx context.Context) {
 			// As the publisher does (publish.idleLinger): take the lock only once the log
 			// stayed empty for a while, or under load it would flip for nearly every statement.
 			lingered = true
-			_ = backoff.Sleep(ctx, idleLinger)
+			_ = retry.Sleep(ctx, idleLinger)
 		case n > 0 && idle, n == 0 && !idle:
 			// Release the lock while busy; take it when empty, then fetch once more because a
 			// change committed before the lock was held sent no notification. A failed take
@@ -127,8 +128,7 @@ func (d *drainer) loop(ctx context.Context) {
 				return
 			}
 			if n == 0 && !idle {
-				retry = min(max(2*retry, idleLinger), d.poll)
-				_ = backoff.Sleep(ctx, retry)
+				_ = retry.Sleep(ctx, pause.Next())
 			}
 		case n == 0:
 			select {

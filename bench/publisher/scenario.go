@@ -99,8 +99,8 @@ func capture(ctx context.Context, conn *pgx.Conn, db string, o options) (time.Du
 // drain runs the publisher in-process until it has published every change.
 func drain(ctx context.Context, o options, db, exchange string) (time.Duration, int64, error) {
 	reg := prometheus.NewRegistry()
-	p, err := publish.New(publish.Config{SourceURL: db, AMQPURL: o.amqpURL, Exchange: exchange, BatchSize: o.batch,
-		Log: zerolog.New(zerolog.NewConsoleWriter()).Level(zerolog.WarnLevel), Registerer: reg})
+	p, err := publish.New(publish.Config{SourceURL: db, AMQPURL: o.amqpURL, Exchange: exchange, BatchSize: o.batch},
+		zerolog.New(zerolog.NewConsoleWriter()).Level(zerolog.WarnLevel), reg)
 	if err != nil {
 		return 0, 0, err
 	}

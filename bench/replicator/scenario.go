@@ -24,8 +24,7 @@ func benchReplicator(ctx context.Context, o *options, bin string, n, w int) ([]r
 	}
 	defer drop()
 	cfg := replicate.Config{AMQPURL: o.amqpURL, Exchange: testenv.UniqueName("bench_x"), ReplicaName: testenv.UniqueName("bench_r")}
-	cfg.Defaults()
-	if err := replicate.DeclareOnly(ctx, cfg); err != nil {
+	if err := replicate.Declare(ctx, cfg); err != nil {
 		return nil, err
 	}
 	defer deleteTopology(o.amqpURL, &cfg)

@@ -49,6 +49,14 @@ func (a *Applier) Apply(ctx context.Context, changes []change.Change) error {
 	return a.try(ctx, changes)
 }
 
+// Ping checks that the replica answers.
+func (a *Applier) Ping(ctx context.Context) error {
+	if err := a.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping the replica: %w", err)
+	}
+	return nil
+}
+
 func (a *Applier) try(ctx context.Context, changes []change.Change) error {
 	p, err := buildPlan(changes, func(n tableName) (*table, error) { return a.cat.lookup(ctx, n) })
 	if err != nil {

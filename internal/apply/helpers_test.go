@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
@@ -38,7 +39,7 @@ func newFixture(t *testing.T, ddl ...string) *fixture {
 
 func newPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := PoolConfig(url)
+	cfg, err := PoolConfig(url, liveness.Defaults())
 	require.NoError(t, err)
 	cfg.MaxConns = 2
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)

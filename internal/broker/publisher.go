@@ -26,6 +26,7 @@ type Publisher struct {
 	waitMu   sync.Mutex // PublishAndWait: one at a time, so a return is matched to its publish
 	waiting  atomic.Bool
 	returned chan amqp.Return
+	barrier  chan chan struct{} // PublishAndWait: "dispatch every return received so far"
 }
 
 // Publisher opens a confirm-mode channel. returned, when set, is called (on the
@@ -36,16 +37,12 @@ func (c *Conn) Publisher(returned func(amqp.Return)) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{ch: ch, done: make(chan struct{}), returned: make(chan amqp.Return, 1)}
+	p := &Publisher{ch: ch, done: make(chan struct{}), returned: make(chan amqp.Return, 1), barrier: make(chan chan struct{})}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	// Unread returns would stall the connection's reader, so they are drained right away; the
 	// channel is closed by amqp091 when the AMQP channel closes.
 	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
-	p.wg.Go(func() {
-		for r := range returns {
-			p.dispatch(r, returned)
-		}
-	})
+	p.wg.Go(func() { p.forward(returns, returned) })
 	p.wg.Go(func() { p.watch(closed) })
 	if err := ch.Confirm(false); err != nil {
 		_ = ch.Close()
@@ -53,6 +50,36 @@ func (c *Conn) Publisher(returned func(amqp.Return)) (*Publisher, error) {
 		return nil, fmt.Errorf("put RabbitMQ channel in confirm mode: %w", err)
 	}
 	return p, nil
+}
+
+// forward dispatches returns until the channel closes. A barrier request is answered only
+// after every return amqp091 had handed over was dispatched: amqp091 hands a message's return
+// over before it processes the message's ack, so after an ack and a barrier, the return of
+// that message, if any, has been dispatched.
+func (p *Publisher) forward(returns <-chan amqp.Return, returned func(amqp.Return)) {
+	for {
+		select {
+		case r, ok := <-returns:
+			if !ok {
+				return
+			}
+			p.dispatch(r, returned)
+		case done := <-p.barrier:
+			for flushed := false; !flushed; {
+				select {
+				case r, ok := <-returns:
+					if !ok {
+						close(done)
+						return
+					}
+					p.dispatch(r, returned)
+				default:
+					flushed = true
+				}
+			}
+			close(done)
+		}
+	}
 }
 
 // dispatch routes a return to the PublishAndWait in flight, if any, or to returned.
@@ -129,6 +156,12 @@ func (p *Publisher) PublishAndWait(ctx context.Context, exchange, key string, ms
 		return fmt.Errorf("message %s: the broker refused it (nack)", msg.MessageId)
 	}
 	// RabbitMQ sends basic.return before the basic.ack of the same message.
+	flushed := make(chan struct{})
+	select {
+	case p.barrier <- flushed:
+		<-flushed
+	case <-p.done:
+	}
 	select {
 	case r := <-p.returned:
 		return fmt.Errorf("message %s to %q: %w (%s)", msg.MessageId, r.RoutingKey, ErrReturned, r.ReplyText)

@@ -38,18 +38,28 @@ func (b *Batch) Last() int64 {
 	return b.Versions[len(b.Versions)-1]
 }
 
-// Store runs the change-log statements on one connection. The publisher gives it the
-// connection that holds the leader lock, so that a publisher whose lock connection died can
-// no longer fetch or delete anything.
+// Store runs the change-log statements on one connection, each within a deadline: a
+// statement on a connection whose server vanished fails after timeout instead of hanging
+// (pgx then closes the connection).
 type Store struct {
-	conn *pgx.Conn
+	conn    *pgx.Conn
+	timeout time.Duration
 }
 
-// New returns a store on conn.
-func New(conn *pgx.Conn) *Store { return &Store{conn: conn} }
+// New returns a store on conn whose statements each take at most timeout (0: no deadline).
+func New(conn *pgx.Conn, timeout time.Duration) *Store { return &Store{conn: conn, timeout: timeout} }
+
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
 
 // Fetch reads the entries after version `after` (0: from the start) within lim.
 func (s *Store) Fetch(ctx context.Context, after int64, lim Limits) (*Batch, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	rows, err := s.conn.Query(ctx, queries.FetchChanges, after, lim.Changes, lim.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetch changes after %d: %w", after, err)
@@ -81,6 +91,8 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 	if len(versions) == 0 {
 		return nil
 	}
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if _, err := s.conn.Exec(ctx, queries.DeleteChanges, versions); err != nil {
 		return fmt.Errorf("delete %d change-log entries from %d: %w", len(versions), versions[0], err)
 	}
@@ -91,6 +103,8 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 // 'wakeup' capture notifies. It reports false, holding nothing, while a transaction that
 // captured changes without notifying is still open; its changes are not visible yet.
 func (s *Store) TakeIdleLock(ctx context.Context) (bool, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var ok bool
 	if err := s.conn.QueryRow(ctx, queries.TakeIdleLock).Scan(&ok); err != nil {
 		return false, fmt.Errorf("take the idle lock: %w", err)
@@ -100,6 +114,8 @@ func (s *Store) TakeIdleLock(ctx context.Context) (bool, error) {
 
 // ReleaseIdleLock releases the idle lock taken by TakeIdleLock.
 func (s *Store) ReleaseIdleLock(ctx context.Context) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	var ok bool
 	if err := s.conn.QueryRow(ctx, queries.ReleaseIdleLock).Scan(&ok); err != nil {
 		return fmt.Errorf("release the idle lock: %w", err)

@@ -45,7 +45,7 @@ func TestFetchExplodesEntries(t *testing.T) {
 		`UPDATE t SET id = 3 WHERE id = 2`,
 		`DELETE FROM t WHERE id = 1`,
 		`TRUNCATE t`)
-	store := New(conn)
+	store := New(conn, 0)
 	b, err := store.Fetch(ctx, 0, Limits{Changes: 100, Bytes: 1 << 20})
 	require.NoError(t, err)
 	var got []string
@@ -83,7 +83,7 @@ func TestFetchLimits(t *testing.T) {
 		_, err := conn.Exec(ctx, `INSERT INTO t SELECT g, json_build_object('pad', repeat('x', 1000)) FROM generate_series($1::int, $1 + 2) g`, i*3+1)
 		require.NoError(t, err)
 	}
-	store := New(conn)
+	store := New(conn, 0)
 	fetch := func(after int64, lim Limits) *Batch {
 		b, err := store.Fetch(ctx, after, lim)
 		require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestIdleLock(t *testing.T) {
 	require.NoError(t, migrate.Up(ctx, url, zerolog.Nop()))
 	conn, writer := testenv.Connect(t, url), testenv.Connect(t, url)
 	exec(t, conn, `CREATE TABLE t (id int PRIMARY KEY)`, `SELECT pgfanout.track('t')`, `LISTEN pgfanout`)
-	store := New(conn)
+	store := New(conn, 0)
 	// next returns the payload of the next notification; each check ends with a marker, so
 	// that a capture's notification, or its absence, shows as what precedes the marker.
 	next := func() string {
@@ -171,7 +171,7 @@ func TestDerivedKeysMatchCapturedKeys(t *testing.T) {
 		`INSERT INTO "Odd ""T""" VALUES (1.50, E'a"b\\c\td\x01é😀', '-infinity', 1), (-0.000001, '', '2020-01-01 00:00:00.000001+05', 2)`,
 		`UPDATE "Odd ""T""" SET v = v + 1`,
 		`DELETE FROM "Odd ""T"""`)
-	store := New(conn)
+	store := New(conn, 0)
 	b, err := store.Fetch(ctx, 0, Limits{Changes: 100, Bytes: 1 << 20})
 	require.NoError(t, err)
 	byOp := map[change.Op][]string{}

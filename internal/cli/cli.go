@@ -19,6 +19,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/health"
+	"github.com/pgfanout/pgfanout/internal/liveness"
 )
 
 // EnvPrefix is prepended to every flag's environment variable.
@@ -96,6 +97,15 @@ func HTTPAddrFlag(fs *flag.FlagSet, p *string, def string) {
 	fs.StringVar(p, "http-addr", def, "`address` of /metrics, /healthz and /readyz (empty: off)")
 }
 
+// LivenessFlags registers --io-timeout, --tcp-keepalive and --amqp-heartbeat, which every
+// connection of a program follows (internal/liveness).
+func LivenessFlags(fs *flag.FlagSet, l *liveness.Settings) {
+	d := liveness.Defaults()
+	fs.DurationVar(&l.Timeout, "io-timeout", d.Timeout, "longest a round trip to PostgreSQL may take (and TCP data may stay unacknowledged) before the connection counts as dead and is replaced")
+	fs.DurationVar(&l.KeepAlive, "tcp-keepalive", d.KeepAlive, "TCP keepalive idle time and probe interval (3 probes); idle PostgreSQL connections are also pinged this often")
+	fs.DurationVar(&l.Heartbeat, "amqp-heartbeat", d.Heartbeat, "AMQP heartbeat interval; RabbitMQ silent for 3 intervals counts as gone")
+}
+
 // Command completes c with the environment options and the --help every command shares.
 func Command(c *ffcli.Command) *ffcli.Command {
 	c.Options = EnvOptions()
@@ -118,15 +128,23 @@ func Healthcheck(program, defaultAddr string, out io.Writer) *ffcli.Command {
 	})
 }
 
-// Serve runs a program's component and its HTTP endpoint (srv, on --http-addr) together in
-// one pool until ctx ends or either fails; the first failure cancels the other and is logged.
-func Serve(ctx context.Context, program string, log zerolog.Logger, srv *health.Server, run func(context.Context) error) error {
+// Service is a program's component: the publisher or the replicator.
+type Service interface {
+	Run(ctx context.Context) error
+	Ready() (ok bool, reason string)
+}
+
+// Serve runs a program's component and its HTTP endpoint (srv, on --http-addr, whose /readyz
+// asks svc) together in one pool until ctx ends or either fails; the first failure cancels
+// the other and is logged.
+func Serve(ctx context.Context, program string, log zerolog.Logger, srv *health.Server, svc Service) error {
 	if err := srv.Listen(); err != nil {
 		return fmt.Errorf("listen on --http-addr: %w", err)
 	}
+	srv.SetReadiness(svc.Ready)
 	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
 	g.Go(srv.Run)
-	g.Go(run)
+	g.Go(svc.Run)
 	if err := g.Wait(); err != nil {
 		log.Error().Err(err).Msg(program + " failed")
 		return err

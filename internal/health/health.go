@@ -16,13 +16,14 @@ import (
 )
 
 // Server is the HTTP endpoint of a process. /healthz answers 200 while the process runs;
-// /readyz answers 200 only while SetReady(true) (connected and doing its work).
+// /readyz answers 200 only while the readiness function says the process does its work, and
+// 503 otherwise, with the reason in the body either way.
 type Server struct {
-	addr     string
-	registry *prometheus.Registry
-	ready    atomic.Bool
-	log      zerolog.Logger
-	listener net.Listener
+	addr      string
+	registry  *prometheus.Registry
+	readiness atomic.Pointer[func() (bool, string)]
+	log       zerolog.Logger
+	listener  net.Listener
 }
 
 // NewServer builds a server with its own registry, which also carries the Go and process
@@ -36,8 +37,17 @@ func NewServer(addr string, log zerolog.Logger) *Server {
 // Registry is where components register their metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
-// SetReady flips /readyz.
-func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+// SetReadiness sets what /readyz asks; until it is set the process is not ready.
+func (s *Server) SetReadiness(f func() (bool, string)) { s.readiness.Store(&f) }
+
+// Ready asks the readiness function.
+func (s *Server) Ready() (bool, string) {
+	f := s.readiness.Load()
+	if f == nil {
+		return false, "starting"
+	}
+	return (*f)()
+}
 
 // Listen binds the address now, so that a bad --http-addr fails at start-up and tests can
 // use port 0 and read Addr.
@@ -73,11 +83,12 @@ func (s *Server) Run(ctx context.Context) error {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		ok, reason := s.Ready()
+		if !ok {
+			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
 			return
 		}
-		_, _ = w.Write([]byte("ready\n"))
+		_, _ = w.Write([]byte("ready: " + reason + "\n"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -18,17 +19,30 @@ func TestServer(t *testing.T) {
 	p := pool.New().WithErrors().WithContext(ctx)
 	p.Go(s.Run)
 
+	var body string
 	get := func(path string) int {
 		resp, err := http.Get("http://" + s.Addr() + path)
 		require.NoError(t, err)
 		defer resp.Body.Close()
-		_, _ = io.ReadAll(resp.Body)
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
 		return resp.StatusCode
 	}
 	require.Equal(t, 200, get("/healthz"))
 	require.Equal(t, 503, get("/readyz"))
-	s.SetReady(true)
+	require.Contains(t, body, "starting")
+	var up atomic.Bool // read by the server's goroutines
+	s.SetReadiness(func() (bool, string) {
+		if up.Load() {
+			return true, "leading"
+		}
+		return false, "RabbitMQ: connection refused"
+	})
+	require.Equal(t, 503, get("/readyz"))
+	require.Contains(t, body, "RabbitMQ: connection refused", "the reason is shown")
+	up.Store(true)
 	require.Equal(t, 200, get("/readyz"))
+	require.Contains(t, body, "leading")
 	require.Equal(t, 200, get("/metrics"))
 	require.NoError(t, Check(context.Background(), s.Addr()))
 

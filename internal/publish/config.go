@@ -1,5 +1,5 @@
 // Package publish is the publisher: it moves the source's change log to RabbitMQ. One
-// process at a time leads (PostgreSQL advisory lock); the leader drains the log in version
+// process at a time leads (internal/leader's lease); the leader drains the log in version
 // order, publishes each batch as per-table messages with publisher confirms, and deletes
 // entries only once every message carrying their changes is confirmed.
 package publish
@@ -8,11 +8,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
+	"github.com/pgfanout/pgfanout/internal/liveness"
 )
 
-// Config configures a Publisher. Zero durations and sizes take the defaults below.
+// Config configures a Publisher. Zero durations and sizes take the defaults of withDefaults.
 type Config struct {
 	SourceURL string
 	AMQPURL   string
@@ -23,28 +22,31 @@ type Config struct {
 	MessageChanges int           // changes per message (default 1000)
 	MessageBytes   int           // body bytes per message (default 1 MiB); a larger change goes alone
 	PollInterval   time.Duration // fetch at least this often when no notification came (default 1 s)
-	LockInterval   time.Duration // a standby's lock attempts (default 1 s)
-	ConfirmTimeout time.Duration // longest wait for RabbitMQ's confirms of a batch (default 30 s)
-	ShutdownGrace  time.Duration // on shutdown, wait this long for outstanding confirms (default 5 s)
-	StatsInterval  time.Duration // backlog and NOTIFY-queue gauges (default 5 s)
-
-	Log        zerolog.Logger
-	Registerer prometheus.Registerer // metrics; none when nil
-	SetReady   func(bool)            // readiness; ignored when nil
+	StandbyPoll    time.Duration // a standby's attempts to take the lease (default 1 s)
+	// LeaderLease is how long a leader's lease lasts unrenewed (default 15 s): a standby takes
+	// over at most this long (plus StandbyPoll) after the leader vanished. It renews every
+	// third of it.
+	LeaderLease time.Duration
+	// ProgressTimeout: a leader whose drain loop made no progress for this long, while
+	// RabbitMQ did not block it, reconnects everything and says so (default 60 s). A backstop
+	// behind the liveness deadlines.
+	ProgressTimeout time.Duration
+	ConfirmTimeout  time.Duration // longest wait for a batch's confirms while RabbitMQ does not block us (default 30 s)
+	ShutdownGrace   time.Duration // on shutdown, wait this long for outstanding confirms (default 5 s)
+	StatsInterval   time.Duration // backlog and NOTIFY-queue gauges (default 5 s)
+	Liveness        liveness.Settings
 }
 
 // Names under which the publisher shows in pg_stat_activity and RabbitMQ's connection list.
 const (
 	AppName        = "pgfanout-publisher"
+	leaseAppName   = AppName + "-lease"
 	listenAppName  = AppName + "-listen"
 	monitorAppName = AppName + "-monitor"
 )
 
 // Channel is the NOTIFY channel the capture triggers wake the publisher on.
 const Channel = "pgfanout"
-
-// lockKey is the advisory lock key of the leader lock: "pgfanout" in ASCII.
-const lockKey int64 = 0x706766616e6f7574
 
 // rescanEvery bounds how long a fetch may continue after the batch in flight instead of
 // restarting from the lowest version: a transaction that committed late can hold versions
@@ -58,30 +60,38 @@ const rescanEvery = time.Second
 // change committed during the linger waits for it, at most this long.
 const idleLinger = 20 * time.Millisecond
 
-func (c *Config) withDefaults() (Config, error) {
-	d := *c
-	if d.SourceURL == "" {
-		return d, errors.New("source URL is required")
+func (c Config) withDefaults() Config {
+	if c.Exchange == "" {
+		c.Exchange = "pgfanout"
 	}
-	if d.AMQPURL == "" {
-		return d, errors.New("AMQP URL is required")
+	setDefault(&c.BatchSize, 10000)
+	setDefault(&c.BatchBytes, 32<<20)
+	setDefault(&c.MessageChanges, 1000)
+	setDefault(&c.MessageBytes, 1<<20)
+	setDefault(&c.PollInterval, time.Second)
+	setDefault(&c.StandbyPoll, time.Second)
+	setDefault(&c.LeaderLease, 15*time.Second)
+	setDefault(&c.ProgressTimeout, time.Minute)
+	setDefault(&c.ConfirmTimeout, 30*time.Second)
+	setDefault(&c.ShutdownGrace, 5*time.Second)
+	setDefault(&c.StatsInterval, 5*time.Second)
+	c.Liveness = c.Liveness.WithDefaults()
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.SourceURL == "":
+		return errors.New("source URL is required")
+	case c.AMQPURL == "":
+		return errors.New("AMQP URL is required")
+	case c.LeaderLease < time.Second:
+		return errors.New("the leader lease must be at least 1s")
+	case c.LeaderLease < 2*c.Liveness.KeepAlive:
+		return errors.New("the leader lease must be at least twice the TCP keepalive interval")
 	}
-	if d.Exchange == "" {
-		d.Exchange = "pgfanout"
-	}
-	setDefault(&d.BatchSize, 10000)
-	setDefault(&d.BatchBytes, 32<<20)
-	setDefault(&d.MessageChanges, 1000)
-	setDefault(&d.MessageBytes, 1<<20)
-	setDefault(&d.PollInterval, time.Second)
-	setDefault(&d.LockInterval, time.Second)
-	setDefault(&d.ConfirmTimeout, 30*time.Second)
-	setDefault(&d.ShutdownGrace, 5*time.Second)
-	setDefault(&d.StatsInterval, 5*time.Second)
-	if d.SetReady == nil {
-		d.SetReady = func(bool) {}
-	}
-	return d, nil
+	return c.Liveness.Validate()
 }
 
 func setDefault[T int | time.Duration](v *T, def T) {

@@ -7,10 +7,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/pgfanout/pgfanout/internal/amqpout"
-	"github.com/pgfanout/pgfanout/internal/backoff"
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/changelog"
+	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
 // flight is a published batch waiting for its confirms.
@@ -46,13 +45,15 @@ func (t *term) drain(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		t.stepped()
 		if b.Empty() {
 			if err := t.quiet(ctx, &inflight); err != nil {
 				return err
 			}
 			continue
 		}
-		t.lingered, t.idleRetry = false, 0
+		t.lingered = false
+		t.idleWait.Reset()
 		if err := t.busy(); err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (t *term) quiet(ctx context.Context, inflight **flight) error {
 		return t.land(inflight)
 	case !t.idle && !t.lingered:
 		t.lingered = true
-		_ = backoff.Sleep(ctx, idleLinger) // ended early by shutdown: the caller's loop checks ctx
+		_ = retry.Sleep(ctx, idleLinger) // ended early by shutdown: the caller's loop checks ctx
 		return nil
 	case !t.idle:
 		return t.takeIdle(ctx)
@@ -103,11 +104,11 @@ func (t *term) takeIdle(ctx context.Context) error {
 		return err
 	}
 	if ok {
-		t.idle, t.idleRetry = true, 0
+		t.idle = true
+		t.idleWait.Reset()
 		return nil
 	}
-	t.idleRetry = min(max(2*t.idleRetry, idleLinger), t.p.cfg.PollInterval)
-	_ = backoff.Sleep(ctx, t.idleRetry) // ended early by shutdown: the caller's loop checks ctx
+	_ = retry.Sleep(ctx, t.idleWait.Next()) // ended early by shutdown: the caller's loop checks ctx
 	return nil
 }
 
@@ -127,10 +128,10 @@ func (t *term) busy() error {
 func (t *term) publish(b *changelog.Batch, fetched time.Time) (*flight, error) {
 	f := &flight{versions: b.Versions, last: b.Last(), changes: len(b.Changes), fetched: fetched}
 	lim := messageLimits{Changes: t.p.cfg.MessageChanges, Bytes: t.p.cfg.MessageBytes}
-	err := eachMessage(b.Changes, lim, func(m amqpout.Message) error {
-		dc, err := t.session.Publish(t.work, m)
+	err := eachMessage(b.Changes, lim, func(m change.Message) error {
+		dc, err := t.pub.Publish(t.work, t.p.cfg.Exchange, m.RoutingKey, m.Publishing())
 		if err != nil {
-			return brokerError{fmt.Errorf("publish change %v: %w", m.Headers[change.HeaderFirstVersion], err)}
+			return brokerError{fmt.Errorf("publish changes %d..%d: %w", m.Headers.FirstVersion, m.Headers.LastVersion, err)}
 		}
 		f.confirms = append(f.confirms, dc)
 		return nil
@@ -146,26 +147,14 @@ func (t *term) land(inflight **flight) error {
 		return nil
 	}
 	*inflight = nil
-	ctx, cancel := context.WithTimeout(t.work, t.p.cfg.ConfirmTimeout)
-	defer cancel()
-	for _, dc := range f.confirms {
-		select {
-		case <-dc.Done():
-		case <-ctx.Done():
-			return brokerError{fmt.Errorf("confirms of entries %d..%d: %w", f.versions[0], f.last, ctx.Err())}
-		}
-		if dc.Acked() {
-			continue
-		}
-		if err := t.session.Err(); err != nil {
-			return brokerError{fmt.Errorf("confirms of entries %d..%d: channel closed: %w", f.versions[0], f.last, err)}
-		}
-		return brokerError{fmt.Errorf("confirms of entries %d..%d: RabbitMQ refused (nack) message %d", f.versions[0], f.last, dc.DeliveryTag)}
+	if err := t.confirmed(f); err != nil {
+		return err
 	}
 	confirmed := time.Now()
 	if err := t.store.Delete(t.work, f.versions); err != nil {
 		return err
 	}
+	t.stepped()
 	t.failures = 0
 	m := t.p.m
 	m.confirmSeconds.Observe(confirmed.Sub(f.sent).Seconds())
@@ -173,5 +162,40 @@ func (t *term) land(inflight **flight) error {
 	m.batchChanges.Observe(float64(f.changes))
 	m.changes.Add(float64(f.changes))
 	m.messages.Add(float64(len(f.confirms)))
+	return nil
+}
+
+// confirmed waits until RabbitMQ acknowledged every message of f. ConfirmTimeout counts only
+// time in which RabbitMQ does not block us: confirms stalled by a resource alarm are waited
+// for, however long the alarm lasts.
+func (t *term) confirmed(f *flight) error {
+	span := fmt.Sprintf("entries %d..%d", f.versions[0], f.last)
+	tick := time.NewTicker(min(time.Second, t.p.cfg.ConfirmTimeout/4))
+	defer tick.Stop()
+	deadline := time.Now().Add(t.p.cfg.ConfirmTimeout)
+	for _, dc := range f.confirms {
+		for waiting := true; waiting; {
+			select {
+			case <-dc.Done():
+				waiting = false
+			case <-t.work.Done():
+				return brokerError{fmt.Errorf("confirms of %s: %w", span, t.work.Err())}
+			case <-tick.C:
+				if t.bconn.Blocked() != "" {
+					deadline = time.Now().Add(t.p.cfg.ConfirmTimeout)
+					t.stepped()
+				} else if time.Now().After(deadline) {
+					return brokerError{fmt.Errorf("confirms of %s: none within %s", span, t.p.cfg.ConfirmTimeout)}
+				}
+			}
+		}
+		if dc.Acked() {
+			continue
+		}
+		if err := t.pub.Err(); err != nil {
+			return brokerError{fmt.Errorf("confirms of %s: channel closed: %w", span, err)}
+		}
+		return brokerError{fmt.Errorf("confirms of %s: RabbitMQ refused (nack) message %d", span, dc.DeliveryTag)}
+	}
 	return nil
 }

@@ -65,15 +65,15 @@ func (h *harness) exec(stmts ...string) {
 func (h *harness) config() Config {
 	return Config{
 		SourceURL: h.url, AMQPURL: testenv.AMQPURL(h.t), Exchange: h.exchange,
-		PollInterval: 200 * time.Millisecond, LockInterval: 100 * time.Millisecond,
-		StatsInterval: 100 * time.Millisecond, Log: testLogger(h.t), Registerer: h.reg,
+		PollInterval: 200 * time.Millisecond, StandbyPoll: 100 * time.Millisecond,
+		StatsInterval: 100 * time.Millisecond,
 	}
 }
 
 // start runs a publisher until the test ends; it must then stop cleanly.
 func (h *harness) start(cfg Config) *Publisher {
 	h.t.Helper()
-	p, err := New(cfg)
+	p, err := New(cfg, testLogger(h.t), h.reg)
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -101,7 +101,8 @@ func (h *harness) receive(n int64, timeout time.Duration) {
 		case d := <-h.msgs:
 			require.Equal(h.t, change.ContentType, d.ContentType)
 			require.Equal(h.t, amqp.Persistent, d.DeliveryMode)
-			changes, err := change.Decode(d.Body)
+			// The replicator's own decoder: the real publisher's messages must meet the contract.
+			changes, err := change.DecodeDelivery(d)
 			require.NoError(h.t, err)
 			for _, c := range changes {
 				if prev, dup := h.got[c.Version]; dup {

@@ -2,70 +2,86 @@ package publish
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgxlisten"
 
-	"github.com/pgfanout/pgfanout/internal/backoff"
-	"github.com/pgfanout/pgfanout/internal/outage"
+	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
-// wakeHandler turns notifications into a wake-up of the drain loop. It never blocks: the
-// listening connection must be read promptly whatever the publisher is doing (waiting for
-// RabbitMQ, for instance), or the server's NOTIFY queue fills and source commits fail.
-type wakeHandler struct{ wake chan struct{} }
+// listen keeps a LISTEN connection on Channel until ctx ends, turning notifications into
+// wake-ups of the drain loop. Each (re)connect wakes the loop too: whatever was committed while
+// no one listened is in the change log.
+//
+// It is pgxlisten's loop plus liveness, which pgxlisten cannot give: a LISTEN connection is
+// silent while nothing is committed, so it waits for notifications at most KeepAlive at a
+// time and then pings with a deadline. A connection cut off without a FIN (a partition, a
+// frozen server) is noticed within KeepAlive + Timeout and replaced.
+func (p *Publisher) listen(ctx context.Context) error {
+	down := retry.Tracker{Log: p.log.With().Str("connection", "listen").Logger(), Target: "postgresql", Hint: pgHint}
+	connected := false
+	for {
+		conn, err := retry.Until(ctx, &down, func(ctx context.Context) (*pgx.Conn, error) {
+			return p.connect(ctx, listenAppName)
+		})
+		if err != nil {
+			return nil // only ctx ends retry.Until
+		}
+		if connected {
+			p.m.reconnects.WithLabelValues(targetListener).Inc()
+		}
+		connected = true
+		err = p.listenOn(ctx, conn)
+		closeConn(conn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := retry.Sleep(ctx, down.Fail(err)); err != nil {
+			return nil
+		}
+	}
+}
 
-func (h wakeHandler) signal() {
+// listenOn listens on conn until ctx ends (nil) or the connection fails.
+func (p *Publisher) listenOn(ctx context.Context, conn *pgx.Conn) error {
+	live := p.cfg.Liveness
+	cctx, cancel := live.Call(ctx)
+	_, err := conn.Exec(cctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	p.signal()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, live.KeepAlive)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			p.signal()
+			continue
+		case ctx.Err() != nil:
+			return nil
+		case !errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("wait for notifications: %w", err)
+		}
+		// Nothing for KeepAlive: a timeout leaves the connection usable; ping it.
+		pctx, cancel := live.Call(ctx)
+		err = conn.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("ping the listening connection: %w", err)
+		}
+	}
+}
+
+// signal wakes the drain loop. It never blocks: the listening connection must be read
+// promptly whatever the publisher is doing (waiting for RabbitMQ, for instance), or the
+// server's NOTIFY queue fills and source commits fail.
+func (p *Publisher) signal() {
 	select {
-	case h.wake <- struct{}{}:
+	case p.wake <- struct{}{}:
 	default: // a wake-up is already pending; it covers this one
 	}
-}
-
-func (h wakeHandler) HandleNotification(context.Context, *pgconn.Notification, *pgx.Conn) error {
-	h.signal()
-	return nil
-}
-
-// HandleBacklog runs each time LISTEN is (re-)established: whatever was committed while no
-// one listened is in the change log, so the leader drains it.
-func (h wakeHandler) HandleBacklog(context.Context, string, *pgx.Conn) error {
-	h.signal()
-	return nil
-}
-
-// listen keeps a LISTEN connection on Channel until ctx ends.
-func (p *Publisher) listen(ctx context.Context) error {
-	down := outage.Tracker{Log: p.log.With().Str("connection", "listen").Logger(), Target: "postgresql"}
-	connected := false
-	l := &pgxlisten.Listener{
-		// Connect retries with backoff itself, so that an outage is logged once and then
-		// periodically rather than by pgxlisten at a fixed pace.
-		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			conn, err := outage.Retry(ctx, &down, func(ctx context.Context) (*pgx.Conn, error) {
-				return pgx.ConnectConfig(ctx, p.connConfig(listenAppName))
-			})
-			if err != nil {
-				return nil, err
-			}
-			if connected {
-				p.m.reconnects.WithLabelValues(targetListener).Inc()
-			}
-			connected = true
-			return conn, nil
-		},
-		LogError: func(ctx context.Context, err error) {
-			if ctx.Err() == nil {
-				p.log.Warn().Err(err).Msg("listen connection failed; reconnecting")
-			}
-		},
-		ReconnectDelay: backoff.Reconnect().Min,
-	}
-	l.Handle(Channel, wakeHandler{wake: p.wake})
-	err := l.Listen(ctx)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }

@@ -1,10 +1,8 @@
 package publish
 
 import (
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/xid"
 
-	"github.com/pgfanout/pgfanout/internal/amqpout"
 	"github.com/pgfanout/pgfanout/internal/change"
 )
 
@@ -20,7 +18,7 @@ type tableName struct{ schema, table string }
 // eachMessage groups changes per table (tables in order of first appearance, each table's
 // changes in their order) and calls send with one message per chunk. The body buffer is
 // reused once send returns.
-func eachMessage(changes []change.Change, lim messageLimits, send func(amqpout.Message) error) error {
+func eachMessage(changes []change.Change, lim messageLimits, send func(change.Message) error) error {
 	var order []tableName
 	groups := make(map[tableName][]change.Change)
 	for _, c := range changes {
@@ -36,7 +34,7 @@ func eachMessage(changes []change.Change, lim messageLimits, send func(amqpout.M
 		for len(group) > 0 {
 			var n int
 			buf, n = appendChunk(buf[:0], group, lim)
-			if err := send(newMessage(k, group[:n], buf)); err != nil {
+			if err := send(change.NewMessage(xid.New().String(), k.schema, k.table, group[:n], buf)); err != nil {
 				return err
 			}
 			group = group[n:]
@@ -63,23 +61,4 @@ func appendChunk(buf []byte, changes []change.Change, lim messageLimits) ([]byte
 		n++
 	}
 	return append(buf, ']'), n
-}
-
-func newMessage(k tableName, changes []change.Change, body []byte) amqpout.Message {
-	first, last := changes[0].Version, changes[0].Version
-	for _, c := range changes[1:] {
-		first, last = min(first, c.Version), max(last, c.Version)
-	}
-	return amqpout.Message{
-		RoutingKey: change.RoutingKey(k.schema, k.table),
-		ID:         xid.New().String(),
-		Headers: amqp.Table{
-			change.HeaderSchema:       k.schema,
-			change.HeaderTable:        k.table,
-			change.HeaderFirstVersion: first,
-			change.HeaderLastVersion:  last,
-			change.HeaderCount:        int64(len(changes)),
-		},
-		Body: body,
-	}
 }

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgfanout/pgfanout/internal/amqpout"
 	"github.com/pgfanout/pgfanout/internal/change"
 )
 
@@ -18,10 +18,10 @@ func testChange(v int64, schema, table string, rowSize int) change.Change {
 		TxID: 7, CommittedAt: time.Unix(1, 0)}
 }
 
-func collectMessages(t *testing.T, changes []change.Change, lim messageLimits) []amqpout.Message {
+func collectMessages(t *testing.T, changes []change.Change, lim messageLimits) []change.Message {
 	t.Helper()
-	var out []amqpout.Message
-	require.NoError(t, eachMessage(changes, lim, func(m amqpout.Message) error {
+	var out []change.Message
+	require.NoError(t, eachMessage(changes, lim, func(m change.Message) error {
 		m.Body = append([]byte(nil), m.Body...) // the buffer is reused
 		out = append(out, m)
 		return nil
@@ -37,18 +37,18 @@ func TestEachMessageGroupsPerTableAndChunks(t *testing.T) {
 	msgs := collectMessages(t, changes, messageLimits{Changes: 2, Bytes: 1 << 20})
 	var got []string
 	for _, m := range msgs {
-		decoded, err := change.Decode(m.Body)
+		// What the replicator will read of it: the one decoder checks headers against body.
+		p := m.Publishing()
+		decoded, err := change.DecodeDelivery(amqp.Delivery{ContentType: p.ContentType, Headers: p.Headers, Body: p.Body})
 		require.NoError(t, err)
 		var versions []string
 		for _, c := range decoded {
 			versions = append(versions, string(rune('0'+c.Version)))
 		}
 		got = append(got, m.RoutingKey+":"+strings.Join(versions, ","))
-		require.Equal(t, int64(len(decoded)), m.Headers[change.HeaderCount])
-		require.Equal(t, decoded[0].Version, m.Headers[change.HeaderFirstVersion])
-		require.Equal(t, decoded[len(decoded)-1].Version, m.Headers[change.HeaderLastVersion])
-		require.Equal(t, decoded[0].Schema, m.Headers[change.HeaderSchema])
-		require.Equal(t, decoded[0].Table, m.Headers[change.HeaderTable])
+		require.Equal(t, int64(len(decoded)), m.Headers.Count)
+		require.Equal(t, decoded[0].Version, m.Headers.FirstVersion)
+		require.Equal(t, decoded[len(decoded)-1].Version, m.Headers.LastVersion)
 		require.NotEmpty(t, m.ID)
 	}
 	require.Equal(t, []string{"s.a:1,3", "s.a:4", "s.b:2", "s%2Ex.b:5"}, got)
@@ -63,8 +63,8 @@ func TestEachMessageCutsByBytesAndSendsLargeChangesAlone(t *testing.T) {
 	msgs := collectMessages(t, changes, messageLimits{Changes: 100, Bytes: 1000})
 	var counts []int64
 	for _, m := range msgs {
-		counts = append(counts, m.Headers[change.HeaderCount].(int64))
-		if m.Headers[change.HeaderCount].(int64) > 1 {
+		counts = append(counts, m.Headers.Count)
+		if m.Headers.Count > 1 {
 			require.LessOrEqual(t, len(m.Body), 1000)
 		}
 	}

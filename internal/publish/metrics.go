@@ -15,6 +15,8 @@ type metrics struct {
 	backlog        prometheus.Gauge
 	notifyUsage    prometheus.Gauge
 	isLeader       prometheus.Gauge
+	blocked        prometheus.Gauge
+	stalls         prometheus.Counter
 	reconnects     *prometheus.CounterVec
 }
 
@@ -46,7 +48,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		notifyUsage: prometheus.NewGauge(prometheus.GaugeOpts{Name: name("notification_queue_usage_ratio"),
 			Help: "pg_notification_queue_usage() of the source server (0..1)."}),
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{Name: name("is_leader"),
-			Help: "1 while this process holds the leader lock, 0 while it stands by."}),
+			Help: "1 while this process holds the leader lease, 0 while it stands by."}),
+		blocked: prometheus.NewGauge(prometheus.GaugeOpts{Name: name("broker_blocked"),
+			Help: "1 while RabbitMQ blocks this leader's connection for a resource alarm (memory, disk)."}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{Name: name("stalls_total"),
+			Help: "Times the progress watchdog found the leader stuck and reconnected everything."}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name("reconnects_total"),
 			Help: "Connections re-established after a failure, by target."}, []string{"target"}),
 	}
@@ -57,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.changes, m.messages, m.unroutable, m.batchChanges, m.batchSeconds,
-		m.confirmSeconds, m.backlog, m.notifyUsage, m.isLeader, m.reconnects} {
+		m.confirmSeconds, m.backlog, m.notifyUsage, m.isLeader, m.blocked, m.stalls, m.reconnects} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

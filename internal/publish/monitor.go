@@ -31,13 +31,13 @@ func (p *Publisher) monitor(ctx context.Context) error {
 }
 
 // refreshStats reads the gauges, (re)connecting when needed; failures only leave the gauges
-// stale, the leader and listener report outages.
+// stale, the lease and listener connections report outages.
 func (p *Publisher) refreshStats(ctx context.Context, conn *pgx.Conn) *pgx.Conn {
-	qctx, cancel := context.WithTimeout(ctx, p.cfg.StatsInterval)
+	qctx, cancel := p.cfg.Liveness.Call(ctx)
 	defer cancel()
 	if conn == nil {
 		var err error
-		if conn, err = pgx.ConnectConfig(qctx, p.connConfig(monitorAppName)); err != nil {
+		if conn, err = p.connect(qctx, monitorAppName); err != nil {
 			p.log.Debug().Err(err).Msg("stats connection failed")
 			return nil
 		}
@@ -51,11 +51,4 @@ func (p *Publisher) refreshStats(ctx context.Context, conn *pgx.Conn) *pgx.Conn 
 	p.m.backlog.Set(float64(st.Backlog))
 	p.m.notifyUsage.Set(st.NotifyQueueUsage)
 	return conn
-}
-
-// closeConn closes conn without waiting long for a server that may be gone.
-func closeConn(conn *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = conn.Close(ctx)
 }

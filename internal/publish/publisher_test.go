@@ -43,7 +43,7 @@ func TestPublishesConfirmsAndDeletes(t *testing.T) {
 
 func TestStopsCleanlyAndClearsIdle(t *testing.T) {
 	h := newHarness(t)
-	p, err := New(h.config())
+	p, err := New(h.config(), testLogger(t), h.reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -101,9 +101,9 @@ func TestRecoversWhenPostgresConnectionsAreCut(t *testing.T) {
 		eventually(t, "leader and listener connections", func() bool {
 			var n int
 			require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = $1 AND application_name IN ($2, $3)`,
-				h.conn.Config().Database, AppName, listenAppName).Scan(&n))
-			return n == 2
+				WHERE datname = $1 AND application_name IN ($2, $3, $4)`,
+				h.conn.Config().Database, AppName, listenAppName, leaseAppName).Scan(&n))
+			return n == 3
 		})
 		_, err := h.conn.Exec(ctx, `INSERT INTO t SELECT g, 'x' FROM generate_series($1::int, $1 + 99) g`, round*100+1)
 		require.NoError(t, err)

@@ -10,32 +10,65 @@ import (
 	"github.com/pgfanout/pgfanout/internal/change"
 )
 
-// status derives readiness: a standby is ready while its lock connection is up, a leader
-// while it also has RabbitMQ.
+// status is what readiness is derived from. A standby is ready while it reaches the source;
+// a leader while it also has RabbitMQ, RabbitMQ does not block it, and its drain makes
+// progress. Each "not" keeps its reason, which /readyz shows.
 type status struct {
-	mu       sync.Mutex
-	postgres bool
-	broker   bool
-	leader   bool
-	setReady func(bool)
-	m        *metrics
+	mu      sync.Mutex
+	pg      string // why the source is unreachable; "" when reached
+	leader  bool
+	broker  string // why RabbitMQ is unreachable; "" when connected
+	blocked string // the resource alarm RabbitMQ blocks us for; ""
+	m       *metrics
+}
+
+func newStatus(m *metrics) *status {
+	return &status{pg: "connecting to the source", broker: "not connected to RabbitMQ", m: m}
 }
 
 func (s *status) update(f func(s *status)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s)
-	s.setReady(s.postgres && (!s.leader || s.broker))
-	if s.leader {
-		s.m.isLeader.Set(1)
-	} else {
-		s.m.isLeader.Set(0)
-	}
+	s.m.isLeader.Set(gauge(s.leader))
+	s.m.blocked.Set(gauge(s.leader && s.blocked != ""))
 }
 
-func (s *status) setPostgres(up bool) { s.update(func(s *status) { s.postgres = up }) }
-func (s *status) setBroker(up bool)   { s.update(func(s *status) { s.broker = up }) }
-func (s *status) setLeader(up bool)   { s.update(func(s *status) { s.leader = up }) }
+func gauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ready reports readiness and, when not ready, why.
+func (s *status) ready() (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.pg != "":
+		return false, "source PostgreSQL: " + s.pg
+	case !s.leader:
+		return true, "standby: another publisher leads"
+	case s.broker != "":
+		return false, "RabbitMQ: " + s.broker
+	case s.blocked != "":
+		return false, "RabbitMQ blocks publishing (resource alarm: " + s.blocked + "); changes wait in the change log"
+	}
+	return true, "leading"
+}
+
+func (s *status) setPG(up bool, err error) {
+	s.update(func(s *status) {
+		s.pg = ""
+		if !up {
+			s.pg = "unreachable"
+			if err != nil {
+				s.pg = err.Error()
+			}
+		}
+	})
+}
 
 // unroutable counts messages RabbitMQ returned and logs them without flooding: the first
 // one, then a summary at most every logEvery.

@@ -4,18 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/sourcegraph/conc/pool"
 
-	"github.com/pgfanout/pgfanout/internal/amqpout"
-	"github.com/pgfanout/pgfanout/internal/backoff"
+	"github.com/pgfanout/pgfanout/internal/broker"
 	"github.com/pgfanout/pgfanout/internal/changelog"
-	"github.com/pgfanout/pgfanout/internal/outage"
+	"github.com/pgfanout/pgfanout/internal/leader"
+	"github.com/pgfanout/pgfanout/internal/retry"
+	"github.com/pgfanout/pgfanout/internal/shutdown"
 )
 
-// brokerError marks a failure on the RabbitMQ side. The leader keeps its lock, reconnects
+// brokerError marks a failure on the RabbitMQ side. The leader keeps its lease, reconnects
 // to RabbitMQ and drains again from the change log, which still holds every change whose
 // messages were not confirmed: they are published again, never dropped.
 type brokerError struct{ err error }
@@ -23,43 +26,88 @@ type brokerError struct{ err error }
 func (e brokerError) Error() string { return e.err.Error() }
 func (e brokerError) Unwrap() error { return e.err }
 
-// term is one period as leader. Every change-log statement runs on the connection holding
-// the lock, so a leader whose connection died cannot delete anything; any PostgreSQL error
-// ends the term.
+// errStalled ends a term whose drain made no progress for ProgressTimeout.
+var errStalled = errors.New("no progress")
+
+// term is one period as leader: the lease (renewed on its own connection), a work
+// connection for every change-log statement, and a RabbitMQ connection.
 type term struct {
-	p         *Publisher
-	conn      *pgx.Conn // holds the leader lock
-	store     *changelog.Store
-	work      context.Context // ends ShutdownGrace after the run's context: lets confirms finish
-	session   *amqpout.Session
-	unabort   func() bool
-	opened    bool           // a session was opened before in this term
-	broker    outage.Tracker // connection attempts
-	failures  int            // broker failures since the last confirmed batch
-	idle      bool           // holds the idle lock: source commits notify
-	lingered  bool           // the log was found empty, idleLinger passed, and nothing was fetched since
-	idleRetry time.Duration  // pause after the idle lock was busy; doubles up to PollInterval
+	p        *Publisher
+	conn     *pgx.Conn // work connection: fetch, delete, idle lock
+	store    *changelog.Store
+	work     context.Context // ends ShutdownGrace after shutdown (lets confirms finish), or at once when the term fails
+	bconn    *broker.Conn
+	live     atomic.Pointer[broker.Conn] // bconn, for the watchdog's goroutine
+	pub      *broker.Publisher
+	opened   bool           // a RabbitMQ connection was opened before in this term
+	broker   retry.Tracker  // RabbitMQ connection attempts
+	failures int            // broker failures since the last confirmed batch
+	progress atomic.Int64   // unix nanos of the drain loop's last step
+	idle     bool           // holds the idle lock: source commits notify
+	lingered bool           // the log was found empty, idleLinger passed, and nothing was fetched since
+	idleWait retry.Doubling // pause after the idle lock was busy
 }
 
-// lead publishes as leader on conn until ctx ends (then returns nil) or PostgreSQL fails.
-func (p *Publisher) lead(ctx context.Context, conn *pgx.Conn) error {
-	work, cancel := graceful(ctx, p.cfg.ShutdownGrace)
-	defer cancel()
-	t := &term{p: p, conn: conn, store: changelog.New(conn), work: work,
-		broker: outage.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq"}}
-	defer t.closeSession()
-	// The caller closes conn after the term, which releases the idle lock with it: commits
-	// stop notifying once no publisher waits, however the term ended.
-	err := t.run(ctx)
+// lead publishes as leader until ctx ends (then returns nil), the lease is lost, the source
+// fails, or the watchdog finds the term stuck.
+func (p *Publisher) lead(ctx context.Context, lease *leader.Lease) error {
+	termCtx, endTerm := context.WithCancel(ctx)
+	defer endTerm()
+	// Shutdown (ctx) leaves the work ShutdownGrace to land its batch; a failed term (lease
+	// lost, stall) stops it at once.
+	work, stopWork := shutdown.WorkContext(ctx, termCtx, p.cfg.ShutdownGrace)
+	defer stopWork()
+
+	conn, err := p.connectWork(work)
+	if err != nil {
+		return err
+	}
+	t := &term{p: p, conn: conn, store: changelog.New(conn, p.cfg.Liveness.Timeout), work: work,
+		broker:   retry.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq", Hint: broker.Hint},
+		idleWait: retry.Doubling{Min: idleLinger, Max: p.cfg.PollInterval}}
+	t.stepped()
+	defer t.close()
+	g := pool.New().WithErrors().WithContext(termCtx).WithCancelOnError().WithFirstError()
+	g.Go(func(ctx context.Context) error { return lease.Keep(ctx) })
+	g.Go(t.run)
+	g.Go(t.watchdog)
+	err = g.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
 }
 
+// connectWork opens the work connection.
+func (p *Publisher) connectWork(ctx context.Context) (*pgx.Conn, error) {
+	cctx, cancel := p.cfg.Liveness.Call(ctx)
+	defer cancel()
+	conn, err := p.connect(cctx, AppName)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the source: %w", err)
+	}
+	return conn, nil
+}
+
+// close ends the term: the idle lock is released before its connection closes (a backend
+// releases a closed session's locks only once it has exited, and meanwhile every commit
+// would notify for nothing), then RabbitMQ and PostgreSQL are closed.
+func (t *term) close() {
+	if t.idle {
+		ctx, cancel := context.WithTimeout(context.Background(), min(time.Second, t.p.cfg.Liveness.Timeout))
+		if err := t.store.ReleaseIdleLock(ctx); err != nil {
+			t.p.log.Debug().Err(err).Msg("release the idle lock; it goes with the connection")
+		}
+		cancel()
+		t.idle = false
+	}
+	t.closeBroker()
+	closeConn(t.conn)
+}
+
 func (t *term) run(ctx context.Context) error {
 	for {
-		if err := t.openSession(ctx); err != nil {
+		if err := t.openBroker(ctx); err != nil {
 			return err
 		}
 		err := t.drain(ctx)
@@ -73,33 +121,33 @@ func (t *term) run(ctx context.Context) error {
 		if errors.As(err, &amqpErr) {
 			ev = ev.Int("amqp_code", amqpErr.Code).Bool("by_server", amqpErr.Server)
 		}
-		if hint := amqpout.Hint(err); hint != "" {
+		if hint := broker.Hint(err); hint != "" {
 			ev = ev.Str("hint", hint)
 		}
 		ev.Msg("RabbitMQ failed; reconnecting, unconfirmed changes stay in the change log and are published again")
-		t.closeSession()
-		if err := backoff.Sleep(ctx, backoff.Reconnect().Delay(t.failures)); err != nil {
+		t.closeBroker()
+		if err := retry.Sleep(ctx, retry.Reconnect().Delay(t.failures)); err != nil {
 			return nil
 		}
 	}
 }
 
-// openSession connects to RabbitMQ, retrying with backoff until it succeeds or ctx ends.
-// Between attempts it checks the lock connection: a leader that lost its lock must stand
+// openBroker connects to RabbitMQ, retrying with backoff until it succeeds or ctx ends.
+// Between attempts it checks the work connection: a leader that lost the source must stand
 // by rather than wait for RabbitMQ.
-func (t *term) openSession(ctx context.Context) error {
-	s, err := outage.Retry(ctx, &t.broker, func(ctx context.Context) (*amqpout.Session, error) {
+func (t *term) openBroker(ctx context.Context) error {
+	c, err := retry.Until(ctx, &t.broker, func(ctx context.Context) (*broker.Conn, error) {
+		t.stepped() // waiting for RabbitMQ is not being stuck
+		t.p.status.update(func(s *status) { s.broker = "connecting" })
 		if t.broker.Failing() {
-			if err := t.conn.Ping(ctx); err != nil {
-				return nil, outage.Stop(fmt.Errorf("check leader connection while RabbitMQ is unavailable: %w", err))
+			pctx, cancel := t.p.cfg.Liveness.Call(ctx)
+			err := t.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return nil, retry.Stop(fmt.Errorf("check the source while RabbitMQ is unavailable: %w", err))
 			}
 		}
-		s, err := amqpout.Open(ctx, amqpout.Config{URL: t.p.cfg.AMQPURL, Exchange: t.p.cfg.Exchange,
-			Name: AppName, Returned: t.p.unroutable.returned})
-		if hint := amqpout.Hint(err); hint != "" {
-			err = fmt.Errorf("%w (%s)", err, hint)
-		}
-		return s, err
+		return t.dial(ctx)
 	})
 	if err != nil {
 		return err
@@ -108,20 +156,95 @@ func (t *term) openSession(ctx context.Context) error {
 		t.p.m.reconnects.WithLabelValues(targetRabbitMQ).Inc()
 	}
 	t.opened = true
-	t.session = s
-	t.unabort = context.AfterFunc(t.work, s.Abort)
-	t.p.status.setBroker(true)
+	t.bconn = c
+	t.live.Store(c)
+	t.p.status.update(func(s *status) { s.broker, s.blocked = "", c.Blocked() })
 	return nil
 }
 
-func (t *term) closeSession() {
-	if t.session == nil {
+// dial opens the RabbitMQ connection, its confirm channel and the exchange.
+func (t *term) dial(ctx context.Context) (*broker.Conn, error) {
+	c, err := broker.Dial(ctx, broker.DialConfig{URL: t.p.cfg.AMQPURL, Name: AppName,
+		Liveness: t.p.cfg.Liveness, OnBlocked: t.blocked})
+	if err != nil {
+		t.p.status.update(func(s *status) { s.broker = err.Error() })
+		return nil, err
+	}
+	ch, err := c.Channel()
+	if err == nil {
+		err = broker.DeclareExchange(ch, t.p.cfg.Exchange)
+		_ = ch.Close()
+	}
+	if err == nil {
+		t.pub, err = c.Publisher(t.p.unroutable.returned)
+	}
+	if err != nil {
+		c.Close(time.Second)
+		t.p.status.update(func(s *status) { s.broker = err.Error() })
+		return nil, err
+	}
+	return c, nil
+}
+
+// blocked follows RabbitMQ's resource alarms (called on the connection's goroutine).
+func (t *term) blocked(b amqp.Blocking) {
+	reason := ""
+	if b.Active {
+		reason = b.Reason
+		if reason == "" {
+			reason = "resource alarm"
+		}
+		t.p.log.Warn().Str("reason", reason).Msg("RabbitMQ blocks publishing (resource alarm); changes wait in the change log")
+	} else {
+		t.p.log.Info().Msg("RabbitMQ unblocked publishing")
+	}
+	t.p.status.update(func(s *status) { s.blocked = reason })
+}
+
+func (t *term) closeBroker() {
+	if t.bconn == nil {
 		return
 	}
-	t.unabort()
-	t.session.Close(time.Second)
-	t.session = nil
-	t.p.status.setBroker(false)
+	if t.pub != nil {
+		t.pub.Close()
+		t.pub = nil
+	}
+	t.live.Store(nil)
+	t.bconn.Close(time.Second)
+	t.bconn = nil
+	t.p.status.update(func(s *status) { s.broker, s.blocked = "not connected to RabbitMQ", "" })
+}
+
+// stepped records progress of the drain loop, for the watchdog.
+func (t *term) stepped() { t.progress.Store(time.Now().UnixNano()) }
+
+// watchdog ends the term when the drain loop made no progress for ProgressTimeout while
+// RabbitMQ did not block it: a backstop for a call stuck where no deadline reaches. The
+// term's end closes every connection, and the next term starts afresh.
+func (t *term) watchdog(ctx context.Context) error {
+	tick := time.NewTicker(min(time.Second, t.p.cfg.ProgressTimeout/4))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		b := t.live.Load()
+		if b != nil && b.Blocked() != "" {
+			t.stepped() // a blocked broker is a legitimate wait
+			continue
+		}
+		since := time.Since(time.Unix(0, t.progress.Load()))
+		if since > t.p.cfg.ProgressTimeout {
+			t.p.m.stalls.Inc()
+			t.p.log.Error().Dur("stuck_for", since).Msg("the leader made no progress; reconnecting everything")
+			if b != nil {
+				b.Abort() // unblocks a publish stuck writing
+			}
+			return fmt.Errorf("%w for %s", errStalled, since.Round(time.Second))
+		}
+	}
 }
 
 // wait blocks until a notification, the poll interval, RabbitMQ failing or ctx ending.
@@ -132,24 +255,10 @@ func (t *term) wait(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-t.p.wake:
 	case <-timer.C:
-	case <-t.session.Done():
-		return brokerError{fmt.Errorf("RabbitMQ connection closed: %w", t.session.Err())}
+	case <-t.bconn.Done():
+		return brokerError{fmt.Errorf("RabbitMQ connection closed: %w", t.bconn.Err())}
+	case <-t.pub.Done():
+		return brokerError{fmt.Errorf("RabbitMQ channel closed: %w", t.pub.Err())}
 	}
 	return nil
-}
-
-// graceful returns a context that ends grace after ctx does: a shutdown stops new work at
-// once but lets outstanding confirms and the final delete finish.
-func graceful(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancel()
-		case <-work.Done(): // the work finished within the grace
-		}
-	})
-	return work, func() { stop(); cancel() }
 }

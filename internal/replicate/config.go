@@ -4,11 +4,18 @@ import (
 	"errors"
 	"time"
 
-	"github.com/pgfanout/pgfanout/internal/backoff"
+	"github.com/pgfanout/pgfanout/internal/broker"
+	"github.com/pgfanout/pgfanout/internal/liveness"
+	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
 // Config is what a Replicator needs; flags map onto it one to one (see docs/replicator.md).
+// Zero fields take the defaults of withDefaults.
 type Config struct {
+	ReplicaURL string // the replica database; unused when Applier is set
+	// Applier, when set, applies batches instead of an apply.Applier on ReplicaURL (tests).
+	Applier Applier
+
 	AMQPURL      string
 	Exchange     string // durable topic exchange the publisher writes to
 	ReplicaName  string // names the queue: pgfanout.<ReplicaName>
@@ -24,15 +31,15 @@ type Config struct {
 	Workers int
 	// RetryDelay spaces the attempts of a failing message, giving a missing table or a
 	// conflicting row time to be fixed before the message is dead-lettered.
-	RetryDelay backoff.Policy
+	RetryDelay retry.Policy
 	// Reconnect spaces AMQP reconnects and retries of batches the replica refused transiently.
-	Reconnect backoff.Policy
+	Reconnect retry.Policy
 	// ShutdownGrace bounds how long a batch in flight may finish after shutdown begins.
 	ShutdownGrace time.Duration
+	Liveness      liveness.Settings
 }
 
-// Defaults fills zero fields with the documented defaults.
-func (c *Config) Defaults() {
+func (c Config) withDefaults() Config {
 	set := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -49,11 +56,11 @@ func (c *Config) Defaults() {
 	if c.BatchWait == 0 {
 		c.BatchWait = 20 * time.Millisecond
 	}
-	if c.RetryDelay == (backoff.Policy{}) {
-		c.RetryDelay = backoff.Policy{Min: time.Second, Max: 30 * time.Second}
+	if c.RetryDelay == (retry.Policy{}) {
+		c.RetryDelay = retry.Policy{Min: time.Second, Max: 30 * time.Second}
 	}
-	if c.Reconnect == (backoff.Policy{}) {
-		c.Reconnect = backoff.Reconnect()
+	if c.Reconnect == (retry.Policy{}) {
+		c.Reconnect = retry.Reconnect()
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = 5 * time.Second
@@ -61,26 +68,39 @@ func (c *Config) Defaults() {
 	if len(c.Tables) == 0 {
 		c.Tables = []Pattern{{}}
 	}
+	c.Liveness = c.Liveness.WithDefaults()
+	return c
 }
 
 // Validate reports a configuration that cannot work.
-func (c *Config) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.AMQPURL == "":
 		return errors.New("an AMQP URL is required")
+	case c.ReplicaURL == "" && c.Applier == nil:
+		return errors.New("a replica URL is required")
 	case c.ReplicaName == "":
 		return errors.New("a replica name is required")
 	case c.BatchSize < 1 || c.BatchChanges < 1 || c.Prefetch < 1 || c.MaxAttempts < 1 || c.Workers < 1:
 		return errors.New("batch size, batch changes, prefetch, max attempts and workers must be positive")
 	}
-	return nil
+	return c.Liveness.Validate()
 }
 
 // Queue is the replica's durable quorum queue.
-func (c *Config) Queue() string { return "pgfanout." + c.ReplicaName }
+func (c Config) Queue() string { return "pgfanout." + c.ReplicaName }
+
+// Topology is what the replica needs on the broker.
+func (c Config) Topology() broker.Topology {
+	keys := make([]string, len(c.Tables))
+	for i, p := range c.Tables {
+		keys[i] = p.BindingKey()
+	}
+	return broker.Topology{Exchange: c.Exchange, Queue: c.Queue(), Bindings: keys}
+}
 
 // DeadQueue holds the messages this replica could not apply.
-func (c *Config) DeadQueue() string { return c.Queue() + ".dead" }
+func (c Config) DeadQueue() string { return c.Topology().DeadQueue() }
 
 // DeadExchange routes dead letters to DeadQueue by queue name; shared by all replicas.
-func (c *Config) DeadExchange() string { return c.Exchange + ".dead" }
+func (c Config) DeadExchange() string { return c.Topology().DeadExchange() }

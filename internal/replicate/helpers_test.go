@@ -17,8 +17,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
-	"github.com/pgfanout/pgfanout/internal/backoff"
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/liveness"
+	"github.com/pgfanout/pgfanout/internal/retry"
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
@@ -42,20 +43,20 @@ func newRig(t *testing.T) *rig {
 	r.cfg = Config{
 		AMQPURL: testenv.AMQPURL(t), Exchange: testenv.UniqueName("pgfanout_test"),
 		ReplicaName: testenv.UniqueName("replica"), BatchWait: 5 * time.Millisecond,
-		RetryDelay: backoff.Policy{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond},
-		Reconnect:  backoff.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
+		RetryDelay: retry.Policy{Min: 20 * time.Millisecond, Max: 50 * time.Millisecond},
+		Reconnect:  retry.Policy{Min: 20 * time.Millisecond, Max: 100 * time.Millisecond},
 	}
-	r.cfg.Defaults()
+	r.cfg = r.cfg.withDefaults()
 	testenv.CleanupAMQP(t, r.cfg.AMQPURL, []string{r.cfg.Exchange, r.cfg.DeadExchange()}, []string{r.cfg.Queue(), r.cfg.DeadQueue()})
 	sourcetest.Exec(t, sourcetest.Connect(t, r.repURL), `CREATE TABLE k (id int PRIMARY KEY, v text CHECK (v <> 'bad'))`)
-	cfg, err := apply.PoolConfig(r.repURL)
+	cfg, err := apply.PoolConfig(r.repURL, liveness.Defaults())
 	require.NoError(t, err)
 	cfg.MaxConns = 2
 	r.db, err = pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(r.db.Close)
 	r.ch = testenv.AMQPChannel(t)
-	require.NoError(t, Declare(r.ch, &r.cfg))
+	require.NoError(t, r.cfg.Topology().Declare(r.ch))
 	r.pub = sourcetest.NewPublisher(t, r.cfg.AMQPURL, r.cfg.Exchange)
 	return r
 }
@@ -75,24 +76,22 @@ func (r *rig) rows(table string, n int, value string) []change.Change {
 
 // running is a Replicator running in the background.
 type running struct {
+	rep    *Replicator
 	cancel context.CancelFunc
 	pool   *pool.ErrorPool
 	reg    *prometheus.Registry
 	once   sync.Once
 	err    error
-	mu     sync.Mutex
-	ready  bool
 }
 
 func (r *rig) start(t *testing.T, applier Applier) *running {
 	t.Helper()
 	run := &running{reg: prometheus.NewRegistry()}
-	rep, err := New(r.cfg, applier, zerolog.Nop(), run.reg, func(ok bool) {
-		run.mu.Lock()
-		run.ready = ok
-		run.mu.Unlock()
-	})
+	cfg := r.cfg
+	cfg.Applier = applier
+	rep, err := New(cfg, zerolog.Nop(), run.reg)
 	require.NoError(t, err)
+	run.rep = rep
 	ctx, cancel := context.WithCancel(context.Background())
 	run.cancel, run.pool = cancel, pool.New().WithErrors()
 	run.pool.Go(func() error { return rep.Run(ctx) })
@@ -110,9 +109,8 @@ func (run *running) stop(t *testing.T) {
 }
 
 func (run *running) isReady() bool {
-	run.mu.Lock()
-	defer run.mu.Unlock()
-	return run.ready
+	ok, _ := run.rep.Ready()
+	return ok
 }
 
 func (r *rig) count(t *testing.T, where string) int {

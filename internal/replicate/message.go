@@ -13,8 +13,8 @@ import (
 type message struct {
 	d       amqp.Delivery
 	changes []change.Change // those of tables --tables selects
-	// bad is set when the body cannot be applied whatever the replica holds (it does not
-	// decode): such a message is dead-lettered at once.
+	// bad is set when the message cannot be applied whatever the replica holds (it does not
+	// meet the message format): such a message is dead-lettered at once.
 	bad      error
 	failures int       // failed attempts of this message applied on its own
 	retryAt  time.Time // when a held message is tried again
@@ -24,7 +24,7 @@ type message struct {
 // may keep bindings from an earlier --tables). It returns how many changes it dropped.
 func newMessage(d amqp.Delivery, tables []Pattern) (m *message, skipped int) {
 	m = &message{d: d}
-	changes, err := decode(d.Body)
+	changes, err := decode(d)
 	if err != nil {
 		m.bad = err
 		return m, 0
@@ -38,15 +38,19 @@ func newMessage(d amqp.Delivery, tables []Pattern) (m *message, skipped int) {
 	return m, len(changes) - len(m.changes)
 }
 
-// decode is change.Decode turning even a panic into an error: a malformed message must never
-// take the replicator down.
-func decode(body []byte) (changes []change.Change, err error) {
+// decode is change.DecodeDelivery turning even a panic into an error: a malformed message
+// must never take the replicator down.
+func decode(d amqp.Delivery) (changes []change.Change, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			changes, err = nil, fmt.Errorf("decode body: panic: %v", p)
+			changes, err = nil, fmt.Errorf("decode message: panic: %v", p)
 		}
 	}()
-	return change.Decode(body)
+	changes, err = change.DecodeDelivery(d)
+	if err != nil {
+		return nil, fmt.Errorf("not a pgfanout message of format %d: %w", change.FormatVersion, err)
+	}
+	return changes, nil
 }
 
 func flatten(msgs []*message) []change.Change {

@@ -9,40 +9,57 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/sourcegraph/conc/pool"
 
-	"github.com/pgfanout/pgfanout/internal/amqpout"
-	"github.com/pgfanout/pgfanout/internal/backoff"
+	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/broker"
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
 // Applier writes a batch of changes to the replica in one transaction (apply.Applier).
 type Applier interface {
 	Apply(ctx context.Context, changes []change.Change) error
+	Ping(ctx context.Context) error
 }
 
 // Replicator replicates one queue into one replica.
 type Replicator struct {
 	cfg     Config
 	applier Applier
+	db      *pgxpool.Pool // the replica pool when the replicator built its own applier
 	log     zerolog.Logger
 	metrics *metrics
-	ready   func(bool)
+	status  *status
 }
 
-// New builds a Replicator; metrics are registered on reg, ready reports readiness (connected
-// to RabbitMQ and the last batch applied).
-func New(cfg Config, applier Applier, log zerolog.Logger, reg prometheus.Registerer, ready func(bool)) (*Replicator, error) {
-	cfg.Defaults()
+// New builds a Replicator; metrics are registered on reg (none when nil). Without
+// cfg.Applier it opens a pool on cfg.ReplicaURL, lazily: a replica that is down is retried.
+func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if ready == nil {
-		ready = func(bool) {}
+	r := &Replicator{cfg: cfg, applier: cfg.Applier, log: log, metrics: newMetrics(reg), status: newStatus()}
+	if r.applier == nil {
+		pc, err := apply.PoolConfig(cfg.ReplicaURL, cfg.Liveness)
+		if err != nil {
+			return nil, err
+		}
+		pc.MaxConns = int32(cfg.Workers + 1) // one per worker, one for catalog lookups
+		if r.db, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
+			return nil, fmt.Errorf("replica pool: %w", err)
+		}
+		r.applier = apply.New(r.db)
 	}
-	return &Replicator{cfg: cfg, applier: applier, log: log, metrics: newMetrics(reg), ready: ready}, nil
+	return r, nil
 }
+
+// Ready reports whether the replicator consumes and the replica takes batches, and why not.
+func (r *Replicator) Ready() (bool, string) { return r.status.ready() }
 
 // Run consumes until ctx ends, reconnecting with backoff. It returns nil on shutdown: the batch
 // in flight is finished (within ShutdownGrace) or abandoned, and every message not acknowledged
@@ -50,13 +67,29 @@ func New(cfg Config, applier Applier, log zerolog.Logger, reg prometheus.Registe
 func (r *Replicator) Run(ctx context.Context) error {
 	r.log.Info().Str("queue", r.cfg.Queue()).Str("exchange", r.cfg.Exchange).
 		Stringer("tables", patternList(r.cfg.Tables)).Msg("replicator starting")
+	if r.db != nil {
+		defer r.db.Close()
+	}
+	g := pool.New().WithErrors().WithContext(ctx)
+	g.Go(r.consume)
+	g.Go(r.watchReplica)
+	err := g.Wait()
+	r.log.Info().Msg("replicator stopped")
+	return err
+}
+
+// consume runs AMQP sessions one after the other until ctx ends.
+func (r *Replicator) consume(ctx context.Context) error {
 	attempt := 0
 	for {
 		started := time.Now()
 		err := r.session(ctx)
-		r.ready(false)
+		why := "not consuming"
+		if err != nil {
+			why = err.Error()
+		}
+		r.status.notConsuming(why)
 		if ctx.Err() != nil {
-			r.log.Info().Msg("replicator stopped")
 			return nil
 		}
 		attempt++
@@ -64,9 +97,36 @@ func (r *Replicator) Run(ctx context.Context) error {
 			attempt = 1 // a session that lasted was healthy: start the backoff over
 		}
 		delay := r.cfg.Reconnect.Delay(attempt)
-		r.log.Warn().Err(err).Dur("retry_in", delay).Msg("AMQP session ended; reconnecting")
-		if backoff.Sleep(ctx, delay) != nil {
+		ev := r.log.Warn().Err(err).Dur("retry_in", delay)
+		if h := broker.Hint(err); h != "" {
+			ev = ev.Str("hint", h)
+		}
+		ev.Msg("AMQP session ended; reconnecting")
+		if retry.Sleep(ctx, delay) != nil {
 			return nil
+		}
+	}
+}
+
+// watchReplica pings the replica every KeepAlive while no batch proved it reachable, so that
+// readiness tells the truth about an idle replicator too.
+func (r *Replicator) watchReplica(ctx context.Context) error {
+	tick := time.NewTicker(r.cfg.Liveness.KeepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if time.Since(r.status.replicaSeen()) < r.cfg.Liveness.KeepAlive {
+			continue
+		}
+		pctx, cancel := r.cfg.Liveness.Call(ctx)
+		err := r.applier.Ping(pctx)
+		cancel()
+		if ctx.Err() == nil {
+			r.status.setReplica(err)
 		}
 	}
 }
@@ -81,20 +141,23 @@ func (ps patternList) String() string {
 	return strings.Join(parts, ",")
 }
 
-// DeclareOnly connects, declares the topology and disconnects (`replicator declare`).
-func DeclareOnly(ctx context.Context, cfg Config) error {
-	cfg.Defaults()
-	if err := cfg.Validate(); err != nil {
-		return err
+// Declare connects, declares the replica's topology and disconnects (`replicator declare`).
+func Declare(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if cfg.AMQPURL == "" || cfg.ReplicaName == "" {
+		return fmt.Errorf("declare: an AMQP URL and a replica name are required")
 	}
-	conn, err := amqpout.Dial(ctx, cfg.AMQPURL, connectionName(cfg.ReplicaName))
+	conn, err := broker.Dial(ctx, broker.DialConfig{URL: cfg.AMQPURL, Name: connectionName(cfg.ReplicaName), Liveness: cfg.Liveness})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer conn.Close(time.Second)
 	ch, err := conn.Channel()
 	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
+		return err
 	}
-	return Declare(ch, &cfg)
+	return cfg.Topology().Declare(ch)
 }
+
+// connectionName is what the RabbitMQ management UI shows for our connections.
+func connectionName(replica string) string { return "pgfanout-replicator " + replica }

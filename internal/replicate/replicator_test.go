@@ -68,7 +68,7 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 		require.Equal(t, r.cfg.ReplicaName, d.Headers[HeaderReplica])
 		reasons[d.MessageId] = reason
 	}
-	require.Contains(t, reasons["garbage"], "decode body")
+	require.Contains(t, reasons["garbage"], "not a pgfanout message")
 	for id, reason := range reasons {
 		if id != "garbage" {
 			require.Regexp(t, `violates check constraint|does not exist on the replica|column "nope" does not exist`, reason)
@@ -106,6 +106,8 @@ func TestTransientFailuresKeepMessages(t *testing.T) {
 
 // stuck never finishes a batch until its context ends.
 type stuck struct{ started chan struct{} }
+
+func (s *stuck) Ping(context.Context) error { return nil }
 
 func (s *stuck) Apply(ctx context.Context, _ []change.Change) error {
 	select {

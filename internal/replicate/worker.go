@@ -5,7 +5,8 @@ import (
 	"time"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
-	"github.com/pgfanout/pgfanout/internal/backoff"
+	"github.com/pgfanout/pgfanout/internal/liveness"
+	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
 var errAbandoned = errors.New("batch abandoned")
@@ -110,6 +111,8 @@ func (s *session) applyGroup(msgs []*message) error {
 		return s.applied(ok)
 	case errors.Is(err, errAbandoned):
 		return err
+	case errors.Is(err, errTooSlow):
+		// Halves go through within the deadline; no message is blamed for it.
 	case len(ok) == 1:
 		return s.fail(ok[0], err)
 	}
@@ -120,29 +123,42 @@ func (s *session) applyGroup(msgs []*message) error {
 	return s.applyGroup(ok[mid:])
 }
 
+// errTooSlow is a batch of several messages that exceeded the round-trip deadline: applied in
+// halves it may fit, where retrying it whole could time out forever.
+var errTooSlow = errors.New("batch exceeded the round-trip deadline")
+
 // applyRetrying retries transient failures (replica down, deadlock) with backoff for as long as
-// the session lasts; it returns a data error, or errAbandoned when the session ends.
+// the session lasts; it returns a data error, errTooSlow, or errAbandoned when the session
+// ends. Each attempt is one round trip to the replica, bounded by the liveness timeout, so a
+// replica gone silent (a partition) fails the attempt instead of hanging it.
 func (s *session) applyRetrying(msgs []*message) error {
 	changes := flatten(msgs)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := s.applier.Apply(s.hard, changes)
+		ctx, cancel := s.cfg.Liveness.Call(s.hard)
+		err := s.applier.Apply(ctx, changes)
+		cancel()
 		if err == nil {
 			s.metrics.applySeconds.Observe(time.Since(start).Seconds())
-			s.ready(true)
+			s.status.setReplica(nil)
 			return nil
 		}
 		if s.hard.Err() != nil {
 			return errAbandoned
 		}
-		if !apply.IsTransient(err) {
+		timedOut := liveness.TimedOut(s.hard, err)
+		if !timedOut && !apply.IsTransient(err) {
 			return err
 		}
 		s.metrics.retries.Inc()
-		s.ready(false)
+		s.status.setReplica(err)
+		if timedOut && len(msgs) > 1 {
+			s.log.Warn().Err(err).Int("messages", len(msgs)).Msg("batch timed out; applying it in halves")
+			return errTooSlow
+		}
 		delay := s.cfg.Reconnect.Delay(attempt)
 		s.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", delay).Msg("batch failed transiently (replica unreachable, deadlock…); kept for retry")
-		if backoff.Sleep(s.ctx, delay) != nil {
+		if retry.Sleep(s.ctx, delay) != nil {
 			return errAbandoned
 		}
 	}
@@ -163,7 +179,7 @@ func (s *session) fail(m *message, err error) error {
 }
 
 func (s *session) deadLetter(m *message, reason error) error {
-	if err := s.dead.publish(s.hard, m, reason); err != nil {
+	if err := s.publishDead(m, reason); err != nil {
 		return err // the session ends; the message returns to the queue
 	}
 	if err := s.acker.ack([]uint64{m.d.DeliveryTag}); err != nil {

@@ -2,59 +2,46 @@ package sourcetest
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/pgfanout/pgfanout/internal/broker"
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
-// Message builds the AMQP message the publisher sends for changes of one table (docs/DESIGN.md,
-// "Message format"), and its routing key.
+// Message builds, with the publisher's own code (change.NewMessage), the AMQP message the
+// publisher sends for changes of one table, and its routing key.
 func Message(changes []change.Change) (string, amqp.Publishing) {
-	first, last := changes[0], changes[len(changes)-1]
-	return change.RoutingKey(first.Schema, first.Table), amqp.Publishing{
-		ContentType:  change.ContentType,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    fmt.Sprintf("%d-%d-%s", first.Version, last.Version, testenv.UniqueName("m")),
-		Timestamp:    time.Now(),
-		Headers: amqp.Table{
-			change.HeaderSchema:       first.Schema,
-			change.HeaderTable:        first.Table,
-			change.HeaderFirstVersion: strconv.FormatInt(first.Version, 10),
-			change.HeaderLastVersion:  strconv.FormatInt(last.Version, 10),
-			change.HeaderCount:        int32(len(changes)),
-		},
-		Body: change.AppendBody(nil, changes),
-	}
+	first := changes[0]
+	m := change.NewMessage(testenv.UniqueName("m"), first.Schema, first.Table, changes, change.AppendBody(nil, changes))
+	return m.RoutingKey, m.Publishing()
 }
 
-// Publisher publishes with confirms, as the publisher does.
+// Publisher publishes with confirms through internal/broker, as the publisher does.
 type Publisher struct {
-	ch       *amqp.Channel
+	pub      *broker.Publisher
 	exchange string
 }
 
 // NewPublisher opens a confirm-mode channel on url; exchange must exist.
 func NewPublisher(t testing.TB, url, exchange string) *Publisher {
 	t.Helper()
-	conn, err := amqp.Dial(url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := broker.Dial(ctx, broker.DialConfig{URL: url, Name: "pgfanout-test-publisher"})
 	if err != nil {
 		t.Fatalf("dial RabbitMQ: %v", err)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
+	t.Cleanup(func() { conn.Close(time.Second) })
+	pub, err := conn.Publisher(nil)
 	if err != nil {
-		t.Fatalf("open channel: %v", err)
+		t.Fatalf("open confirm channel: %v", err)
 	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatalf("confirm mode: %v", err)
-	}
-	return &Publisher{ch: ch, exchange: exchange}
+	t.Cleanup(pub.Close)
+	return &Publisher{pub: pub, exchange: exchange}
 }
 
 // Entries publishes each entry as one message and waits for all confirms.
@@ -73,7 +60,7 @@ func (p *Publisher) Entries(t testing.TB, entries [][]change.Change) {
 // Raw publishes one message as is (tests use it for malformed ones) and returns its confirm.
 func (p *Publisher) Raw(t testing.TB, key string, msg amqp.Publishing) *amqp.DeferredConfirmation {
 	t.Helper()
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(context.Background(), p.exchange, key, false, false, msg)
+	dc, err := p.pub.Publish(context.Background(), p.exchange, key, msg)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
