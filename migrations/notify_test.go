@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pgfanout/pgfanout/internal/sourcetest"
 )
 
 func TestNotifyModes(t *testing.T) {
@@ -30,6 +32,8 @@ func TestNotifyModes(t *testing.T) {
 	dead := newListener(t, s.url)
 	dead.idle(t, true)
 	require.NoError(t, dead.conn.Close(ctxT(t)))
+	// Close returns before the server's backend has exited and dropped the lock.
+	eventually(t, "the dead publisher's idle lock to go", func() bool { return !sourcetest.PublisherIdle(t, s.conn) })
 	s.exec(`INSERT INTO t VALUES (4, 'd')`)
 	require.Empty(t, l.drain(t, s))
 
