@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfanout/pgfanout/bench/internal/workload"
 )
 
-// workload is one kind of source write, issued in autocommit by every client.
-type workload struct {
+// The benchmark's tables: inserts go to bench_rows, updates to bench_upd (preloaded with
+// o.preload rows).
+func insertTable() workload.Rows { return workload.Rows{Name: pgx.Identifier{"bench_rows"}} }
+func updateTable() workload.Rows { return workload.Rows{Name: pgx.Identifier{"bench_upd"}} }
+
+// sourceWrite is one kind of source write, issued in autocommit by every client.
+type sourceWrite struct {
 	name  string
 	title string
 	rows  int // rows changed per statement
@@ -21,40 +25,36 @@ type workload struct {
 	args  func(r *rand.Rand) []any
 }
 
-func allWorkloads(o options) []workload {
-	return []workload{
+func allWrites(o options) []sourceWrite {
+	return []sourceWrite{
 		{
-			name: "insert", title: "single-row INSERT", rows: 1,
-			sql: `INSERT INTO bench_rows (account, amount, note) VALUES ($1, $2, $3)`,
+			name: "insert", title: "single-row INSERT", rows: 1, sql: insertTable().Insert(),
 			args: func(r *rand.Rand) []any {
 				return []any{r.IntN(1000), "12.34", "single-row insert from the capture benchmark"}
 			},
 		},
 		{
-			name: "update", title: "single-row UPDATE", rows: 1,
-			sql: `UPDATE bench_upd SET amount = amount + 1, note = $2 WHERE id = $1`,
+			name: "update", title: "single-row UPDATE", rows: 1, sql: updateTable().Update(),
 			args: func(r *rand.Rand) []any {
 				return []any{1 + r.IntN(o.preload), "updated by the capture benchmark"}
 			},
 		},
 		{
-			name: "bulk", title: fmt.Sprintf("%d-row INSERT", o.bulkRows), rows: o.bulkRows,
-			sql: `INSERT INTO bench_rows (account, amount, note)
-				SELECT g % 1000, g * 0.01, $2 || g FROM generate_series(1, $1::int) g`,
-			args: func(*rand.Rand) []any { return []any{o.bulkRows, "bulk row number "} },
+			name: "bulk", title: fmt.Sprintf("%d-row INSERT", o.bulkRows), rows: o.bulkRows, sql: insertTable().InsertSeries(),
+			args: func(*rand.Rand) []any { return []any{1, o.bulkRows, "bulk row number "} },
 		},
 	}
 }
 
-func workloadNames() string { return "insert,update,bulk" }
+func writeNames() string { return "insert,update,bulk" }
 
-// selectWorkloads keeps the workloads named in the comma list (all when empty).
-func selectWorkloads(o options) ([]workload, error) {
-	all := allWorkloads(o)
+// selectWrites keeps the workloads named in the comma list (all when empty).
+func selectWrites(o options) ([]sourceWrite, error) {
+	all := allWrites(o)
 	if o.workloads == "" {
 		return all, nil
 	}
-	var out []workload
+	var out []sourceWrite
 	for _, name := range strings.Split(o.workloads, ",") {
 		found := false
 		for _, w := range all {
@@ -63,7 +63,7 @@ func selectWorkloads(o options) ([]workload, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown workload %q (want %s)", name, workloadNames())
+			return nil, fmt.Errorf("unknown workload %q (want %s)", name, writeNames())
 		}
 	}
 	return out, nil
@@ -71,62 +71,11 @@ func selectWorkloads(o options) ([]workload, error) {
 
 // drive runs w from o.clients connections for o.duration and returns statements per second.
 // Connections are opened before the clock starts.
-func drive(ctx context.Context, dbURL string, w workload, o options) (float64, error) {
-	conns := make([]*pgx.Conn, 0, o.clients)
-	defer func() {
-		for _, c := range conns {
-			_ = c.Close(context.Background())
-		}
-	}()
-	for range o.clients {
-		c, err := pgx.Connect(ctx, dbURL)
-		if err != nil {
-			return 0, fmt.Errorf("connect client: %w", err)
-		}
-		conns = append(conns, c)
+func drive(ctx context.Context, dbURL string, w sourceWrite, o options) (float64, error) {
+	r, err := workload.Clients{URL: dbURL, N: o.clients, Duration: o.duration}.Run(ctx,
+		workload.Statement{Title: w.title, SQL: w.sql, Args: w.args})
+	if err != nil {
+		return 0, err
 	}
-	var (
-		ops   atomic.Int64
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		first error
-	)
-	start := time.Now()
-	deadline := start.Add(o.duration)
-	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := client(ctx, c, w, deadline, rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))), &ops); err != nil {
-				errMu.Lock()
-				first = cmpErr(first, err)
-				errMu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if first != nil {
-		return 0, first
-	}
-	return float64(ops.Load()) / elapsed.Seconds(), nil
-}
-
-// client issues statements until the deadline; a statement started before it runs to its end,
-// so no measurement ends in a cancelled query.
-func client(ctx context.Context, c *pgx.Conn, w workload, deadline time.Time, r *rand.Rand, ops *atomic.Int64) error {
-	for time.Now().Before(deadline) {
-		if _, err := c.Exec(ctx, w.sql, w.args(r)...); err != nil {
-			return fmt.Errorf("%s: %w", w.title, err)
-		}
-		ops.Add(1)
-	}
-	return nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
+	return r.PerSecond(), nil
 }

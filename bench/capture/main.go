@@ -59,7 +59,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	rep := report{opts: o, results: res, machine: env.machine}
+	rep := summary{opts: o, results: res, machine: env.machine}
 	fmt.Print(rep.text())
 	if o.markdown != "" {
 		if err := rep.writeMarkdown(o.markdown); err != nil {
@@ -81,7 +81,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.batch, "batch", 10000, "changes the draining consumer fetches per round")
 	fs.DurationVar(&o.poll, "poll", time.Second, "draining consumer's poll interval when idle")
 	fs.StringVar(&o.markdown, "markdown", "BENCHMARKS.md", "file whose capture section is rewritten (empty: none)")
-	fs.StringVar(&o.workloads, "workloads", "", "comma list of workloads to run (default all: "+workloadNames()+")")
+	fs.StringVar(&o.workloads, "workloads", "", "comma list of workloads to run (default all: "+writeNames()+")")
 	fs.StringVar(&o.variants, "variants", "", "comma list of variants to run (default all: "+variantNames()+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgfanout/pgfanout/bench/internal/report"
 	queries "github.com/pgfanout/pgfanout/sql"
 )
 
@@ -71,24 +71,20 @@ type cell struct {
 	left     int64     // changes still in the log when the clients stopped (last round)
 }
 
-func (c *cell) median() float64 {
-	s := append([]float64(nil), c.rates...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
+func (c *cell) median() float64 { return report.Median(c.rates) }
 
 type results struct {
-	workloads []workload
+	workloads []sourceWrite
 	variants  []variant
 	cells     map[string]*cell // workload name + "/" + variant name
 }
 
-func (r *results) at(w workload, v variant) *cell { return r.cells[w.name+"/"+v.name] }
+func (r *results) at(w sourceWrite, v variant) *cell { return r.cells[w.name+"/"+v.name] }
 
 // runMatrix measures every workload under every variant, rounds times. Variants of one
 // workload run back to back so that each ratio compares runs close in time.
 func runMatrix(ctx context.Context, e *env, o options) (*results, error) {
-	ws, err := selectWorkloads(o)
+	ws, err := selectWrites(o)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +111,7 @@ func runMatrix(ctx context.Context, e *env, o options) (*results, error) {
 // measureRound runs every variant of one workload once. The untracked baseline runs first
 // and last and counts as the mean of both, so slow drift of a shared machine's load
 // affects baseline and variants alike.
-func measureRound(ctx context.Context, e *env, o options, res *results, w workload, round int) error {
+func measureRound(ctx context.Context, e *env, o options, res *results, w sourceWrite, round int) error {
 	order := append(append([]variant(nil), res.variants...), res.variants[0])
 	for i, v := range order {
 		c := res.at(w, v)
@@ -131,7 +127,7 @@ func measureRound(ctx context.Context, e *env, o options, res *results, w worklo
 	return nil
 }
 
-func measure(ctx context.Context, e *env, o options, w workload, v variant, c *cell) error {
+func measure(ctx context.Context, e *env, o options, w sourceWrite, v variant, c *cell) error {
 	conn, err := pgx.Connect(ctx, e.dbURL)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/pgfanout/pgfanout/bench/internal/cluster"
 	"github.com/pgfanout/pgfanout/internal/migrate"
 	"github.com/pgfanout/pgfanout/internal/pgadmin"
-	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 // env is the benchmark's own database: created for the run, dropped by close.
@@ -21,21 +21,8 @@ type env struct {
 	machine string
 }
 
-const schemaSQL = `
-CREATE TABLE bench_rows (
-    id         bigserial     PRIMARY KEY,
-    account    integer       NOT NULL,
-    amount     numeric(12,2) NOT NULL,
-    note       text          NOT NULL,
-    created_at timestamptz   NOT NULL DEFAULT now()
-);
-CREATE TABLE bench_upd (LIKE bench_rows INCLUDING ALL);`
-
-const preloadSQL = `INSERT INTO bench_upd (account, amount, note)
-SELECT g % 1000, g * 0.01, 'preloaded row number ' || g FROM generate_series(1, $1::int) g`
-
 func newEnv(ctx context.Context, o options) (*env, error) {
-	db, err := pgadmin.Create(ctx, o.url, testenv.UniqueName("pgfanout_bench"))
+	db, err := cluster.NewDatabase(ctx, o.url, "pgfanout_bench")
 	if err != nil {
 		return nil, err
 	}
@@ -56,10 +43,16 @@ func (e *env) prepare(ctx context.Context, o options) error {
 		return fmt.Errorf("connect to benchmark database: %w", err)
 	}
 	defer conn.Close(ctx)
+	ins, upd := insertTable(), updateTable()
 	for _, step := range []struct {
 		sql  string
 		args []any
-	}{{schemaSQL, nil}, {preloadSQL, []any{o.preload}}, {"VACUUM ANALYZE bench_upd", nil}} {
+	}{
+		{ins.Create(), nil},
+		{`CREATE TABLE ` + upd.Name.Sanitize() + ` (LIKE ` + ins.Name.Sanitize() + ` INCLUDING ALL)`, nil},
+		{upd.InsertSeries(), []any{1, o.preload, "preloaded row number "}},
+		{`VACUUM ANALYZE ` + upd.Name.Sanitize(), nil},
+	} {
 		if _, err := conn.Exec(ctx, step.sql, step.args...); err != nil {
 			return fmt.Errorf("create benchmark tables: %w", err)
 		}
@@ -78,12 +71,10 @@ func (e *env) close() {
 }
 
 func describeMachine(ctx context.Context, conn *pgx.Conn) (string, error) {
-	var version, syncCommit, fsync string
-	err := conn.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'),
-		current_setting('fsync')`).Scan(&version, &syncCommit, &fsync)
+	s, err := cluster.Settings(ctx, conn, "server_version", "synchronous_commit", "fsync")
 	if err != nil {
-		return "", fmt.Errorf("read server settings: %w", err)
+		return "", err
 	}
 	return fmt.Sprintf("%d CPUs (%s/%s, client and server on the same machine), PostgreSQL %s (synchronous_commit=%s, fsync=%s), %s",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, version, syncCommit, fsync, runtime.Version()), nil
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, s[0], s[1], s[2], runtime.Version()), nil
 }
