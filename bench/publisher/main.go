@@ -10,12 +10,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pgfanout/pgfanout/bench/internal/report"
 )
 
 type options struct {
@@ -47,7 +50,7 @@ func main() {
 		}
 		results = append(results, r)
 	}
-	printResults(results)
+	printResults(os.Stdout, results)
 }
 
 func parseOptions(args []string) (options, error) {
@@ -75,20 +78,19 @@ func parseOptions(args []string) (options, error) {
 	return o, nil
 }
 
-func printResults(results []result) {
-	fmt.Println("| quorum queues | changes | capture (rows/s) | publisher drain (changes/s) | messages | row JSON MB/s | broker ceiling, 1 msg/change (msgs/s) | publisher / ceiling |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+func printResults(w io.Writer, results []result) {
+	t := report.NewTable(report.Left("quorum queues"), report.Left("changes"), report.Left("capture (rows/s)"),
+		report.Left("publisher drain (changes/s)"), report.Left("messages"), report.Left("row JSON MB/s"),
+		report.Left("broker ceiling, 1 msg/change (msgs/s)"), report.Left("publisher / ceiling"))
 	for _, r := range results {
-		ratio := "—"
+		ratio, ceiling := "—", "—"
 		if r.ceiling > 0 {
 			ratio = fmt.Sprintf("%.1f×", r.drainRate()/r.ceiling)
-		}
-		ceiling := "—"
-		if r.ceiling > 0 {
 			ceiling = fmt.Sprintf("%.0f", r.ceiling)
 		}
-		fmt.Printf("| %d | %d | %.0f | **%.0f** | %d | %.1f | %s | %s |\n", r.queues, r.changes,
-			float64(r.changes)/r.capture.Seconds(), r.drainRate(), r.messages,
-			float64(r.bytes)/r.drain.Seconds()/1e6, ceiling, ratio)
+		t.Add(fmt.Sprint(r.queues), fmt.Sprint(r.changes), fmt.Sprintf("%.0f", float64(r.changes)/r.capture.Seconds()),
+			fmt.Sprintf("**%.0f**", r.drainRate()), fmt.Sprint(r.messages),
+			fmt.Sprintf("%.1f", float64(r.bytes)/r.drain.Seconds()/1e6), ceiling, ratio)
 	}
+	fmt.Fprint(w, t)
 }

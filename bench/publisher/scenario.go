@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -14,9 +12,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
 
+	"github.com/pgfanout/pgfanout/bench/internal/cluster"
+	"github.com/pgfanout/pgfanout/bench/internal/workload"
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/migrate"
-	"github.com/pgfanout/pgfanout/internal/pgadmin"
 	"github.com/pgfanout/pgfanout/internal/publish"
 )
 
@@ -36,18 +35,18 @@ func (r result) drainRate() float64 { return float64(r.changes) / r.drain.Second
 // table, then times the publisher's drain and the broker's one-message-per-change ceiling.
 func runScenario(ctx context.Context, o options, queues int) (result, error) {
 	r := result{queues: queues, changes: o.changes}
-	suffix := randomSuffix()
-	db, drop, err := createDatabase(ctx, o.pgURL, "pgfanout_bench_"+suffix)
+	source, err := cluster.NewDatabase(ctx, o.pgURL, "pgfanout_bench")
 	if err != nil {
 		return r, err
 	}
-	defer drop()
+	defer func() { _ = source.Drop(context.Background()) }()
+	db := source.URL
 	conn, err := pgx.Connect(ctx, db)
 	if err != nil {
 		return r, err
 	}
 	defer conn.Close(context.Background())
-	exchange := "pgfanout_bench_" + suffix
+	exchange := source.Name
 	ch, cleanup, err := declareQueues(o.amqpURL, exchange, queues)
 	if err != nil {
 		return r, err
@@ -83,12 +82,9 @@ func capture(ctx context.Context, conn *pgx.Conn, db string, o options) (time.Du
 	// {"id":N,"payload":"…"}: md5 text so that the log compresses like real data, not like 'xxxx'.
 	pad := max(o.rowBytes-30, 1)
 	start := time.Now()
-	for first := 1; first <= o.changes; first += o.stmtRows {
-		last := min(first+o.stmtRows-1, o.changes)
-		if _, err := conn.Exec(ctx, `INSERT INTO bench SELECT g, left(repeat(md5(g::text), $3), $4)
-			FROM generate_series($1::bigint, $2::bigint) g`, first, last, pad/32+1, pad); err != nil {
-			return 0, 0, fmt.Errorf("insert rows %d..%d: %w", first, last, err)
-		}
+	if err := workload.InRanges(ctx, conn, `INSERT INTO bench SELECT g, left(repeat(md5(g::text), $3), $4)
+		FROM generate_series($1::bigint, $2::bigint) g`, o.changes, o.stmtRows, pad/32+1, pad); err != nil {
+		return 0, 0, fmt.Errorf("insert: %w", err)
 	}
 	elapsed := time.Since(start)
 	var bytes int64
@@ -209,19 +205,4 @@ func purge(ch *amqp.Channel, exchange string, n int) error {
 		}
 	}
 	return nil
-}
-
-// createDatabase creates a database next to admin's and returns its URL and a dropper.
-func createDatabase(ctx context.Context, admin, name string) (string, func(), error) {
-	db, err := pgadmin.Create(ctx, admin, name)
-	if err != nil {
-		return "", nil, err
-	}
-	return db.URL, func() { _ = db.Drop(context.Background()) }, nil
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
