@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgfanout/pgfanout/internal/testenv"
+	"github.com/pgfanout/pgfanout/bench/internal/cluster"
+	"github.com/pgfanout/pgfanout/bench/internal/logicalrep"
+	"github.com/pgfanout/pgfanout/bench/internal/workload"
 )
 
 // benchLogical measures native logical replication draining the same backlogs: a private
@@ -19,21 +19,13 @@ import (
 // matches. A marker row committed after the phase tells when it is through: the apply worker
 // commits in source order, and polling a whole-table count would steal the CPU it needs.
 func benchLogical(ctx context.Context, o *options) ([]result, error) {
-	dir, err := os.MkdirTemp("", "bench-logical-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	// fsync and synchronous_commit on, like the shared server the replicator is measured on.
-	// The launcher restarts a subscription's apply worker no sooner than
-	// wal_retrieve_retry_interval (5 s) after its last start: each re-enable would wait for it.
-	pg, err := testenv.NewPostgres(dir, "wal_level=logical", "fsync=on", "synchronous_commit=on",
-		"max_wal_senders=4", "max_replication_slots=4", "wal_retrieve_retry_interval=100ms")
+	pg, err := cluster.StartPostgres(ctx, append(cluster.Logical(), cluster.Durable()...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer pg.Close()
-	src, dst, err := setupLogical(ctx, pg.URL, o.rows)
+	src, dst, sub, err := setupLogical(ctx, pg)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +36,7 @@ func benchLogical(ctx context.Context, o *options) ([]result, error) {
 		if err := loadPhase(ctx, src, phase, o); err != nil {
 			return nil, err
 		}
-		elapsed, err := catchUp(ctx, dst, phase, o.rows)
+		elapsed, err := catchUp(ctx, dst, sub, phase, o.rows)
 		if err != nil {
 			return nil, err
 		}
@@ -54,43 +46,42 @@ func benchLogical(ctx context.Context, o *options) ([]result, error) {
 	return results, nil
 }
 
-func setupLogical(ctx context.Context, adminURL string, rows int) (*pgx.Conn, *pgx.Conn, error) {
-	admin, err := pgx.Connect(ctx, adminURL)
+// setupLogical creates databases src and dst with the bench and marker tables and a disabled
+// subscription of dst to src.
+func setupLogical(ctx context.Context, pg *cluster.Postgres) (src, dst *pgx.Conn, sub *logicalrep.Subscription, err error) {
+	admin, err := pgx.Connect(ctx, pg.URL("postgres"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer admin.Close(ctx)
+	conns := map[string]*pgx.Conn{}
 	for _, db := range []string{"src", "dst"} {
 		if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		conn, err := connectDB(ctx, pg.URL(db), `CREATE TABLE bench (id bigint PRIMARY KEY, payload text)`,
+			`CREATE TABLE marker (phase text PRIMARY KEY)`)
+		if err != nil {
+			for _, c := range conns {
+				c.Close(ctx)
+			}
+			return nil, nil, nil, err
+		}
+		conns[db] = conn
 	}
-	u, _ := url.Parse(adminURL)
-	src, err := connectDB(ctx, u, "src", `CREATE TABLE bench (id bigint PRIMARY KEY, payload text)`,
-		`CREATE TABLE marker (phase text PRIMARY KEY)`,
-		`CREATE PUBLICATION bench FOR TABLE bench, marker`,
-		// A subscription in the same cluster cannot create its slot itself (it would wait for
-		// its own transaction).
-		`SELECT pg_create_logical_replication_slot('bench', 'pgoutput')`)
-	if err != nil {
-		return nil, nil, err
-	}
-	conninfo := fmt.Sprintf("host=127.0.0.1 port=%s dbname=src user=postgres", u.Port())
-	dst, err := connectDB(ctx, u, "dst", `CREATE TABLE bench (id bigint PRIMARY KEY, payload text)`,
-		`CREATE TABLE marker (phase text PRIMARY KEY)`,
-		`CREATE SUBSCRIPTION bench CONNECTION '`+conninfo+`' PUBLICATION bench
-		 WITH (create_slot = false, slot_name = 'bench', enabled = false, copy_data = false)`)
+	src, dst = conns["src"], conns["dst"]
+	sub, err = logicalrep.Create(ctx, src, dst, logicalrep.Config{Name: "bench",
+		Tables: []pgx.Identifier{{"bench"}, {"marker"}}, ConnInfo: pg.ConnInfo("src")})
 	if err != nil {
 		src.Close(ctx)
-		return nil, nil, err
+		dst.Close(ctx)
+		return nil, nil, nil, err
 	}
-	return src, dst, nil
+	return src, dst, sub, nil
 }
 
-func connectDB(ctx context.Context, base *url.URL, db string, stmts ...string) (*pgx.Conn, error) {
-	u := *base
-	u.Path = "/" + db
-	conn, err := pgx.Connect(ctx, u.String())
+func connectDB(ctx context.Context, dbURL string, stmts ...string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return nil, err
 	}
@@ -110,19 +101,17 @@ func loadPhase(ctx context.Context, src *pgx.Conn, phase string, o *options) err
 		"update": `UPDATE bench SET payload = 'u' || substr(payload, 2) WHERE id BETWEEN $1 AND $2 AND $3::int > 0`,
 		"delete": `DELETE FROM bench WHERE id BETWEEN $1 AND $2 AND $3::int > 0`,
 	}[phase]
-	for lo := 1; lo <= o.rows; lo += 1000 {
-		if _, err := src.Exec(ctx, sql, lo, min(lo+999, o.rows), max(o.rowBytes-41, 8)); err != nil {
-			return fmt.Errorf("load %s: %w", phase, err)
-		}
+	if err := workload.InRanges(ctx, src, sql, o.rows, 1000, max(o.rowBytes-41, 8)); err != nil {
+		return fmt.Errorf("load %s: %w", phase, err)
 	}
 	_, err := src.Exec(ctx, `INSERT INTO marker VALUES ($1)`, phase)
 	return err
 }
 
 // catchUp enables the subscription and times it until the replica holds the phase's result.
-func catchUp(ctx context.Context, dst *pgx.Conn, phase string, rows int) (time.Duration, error) {
+func catchUp(ctx context.Context, dst *pgx.Conn, sub *logicalrep.Subscription, phase string, rows int) (time.Duration, error) {
 	start := time.Now()
-	if _, err := dst.Exec(ctx, `ALTER SUBSCRIPTION bench ENABLE`); err != nil {
+	if err := sub.Enable(ctx); err != nil {
 		return 0, err
 	}
 	for deadline := start.Add(10 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
@@ -132,7 +121,7 @@ func catchUp(ctx context.Context, dst *pgx.Conn, phase string, rows int) (time.D
 		}
 		if done {
 			elapsed := time.Since(start)
-			if _, err := dst.Exec(ctx, `ALTER SUBSCRIPTION bench DISABLE`); err != nil {
+			if err := sub.Disable(ctx); err != nil {
 				return 0, err
 			}
 			return elapsed, verifyConn(ctx, dst, phase, rows)

@@ -62,7 +62,7 @@ func run(ctx context.Context) error {
 		}
 		results, logical = append(results, rs...), note
 	}
-	report(os.Stdout, o, medians(results), logical)
+	printReport(os.Stdout, o, medians(results), logical)
 	return nil
 }
 

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sort"
 	"time"
+
+	"github.com/pgfanout/pgfanout/bench/internal/report"
 )
 
 // medians folds repeated runs into one result per (system, phase), keeping first-seen order.
@@ -21,22 +22,20 @@ func medians(results []result) []result {
 		byKey[k] = append(byKey[k], r.elapsed)
 	}
 	for i, r := range order {
-		ds := byKey[key{r.system, r.phase}]
-		sort.Slice(ds, func(a, b int) bool { return ds[a] < ds[b] })
-		order[i].elapsed = ds[len(ds)/2]
+		order[i].elapsed = report.Median(byKey[key{r.system, r.phase}])
 	}
 	return order
 }
 
-// report prints the results as the Markdown table BENCHMARKS.md carries.
-func report(w io.Writer, o *options, results []result, logicalNote string) {
+// printReport prints the results as the Markdown table BENCHMARKS.md carries.
+func printReport(w io.Writer, o *options, results []result, logicalNote string) {
 	fmt.Fprintf(w, "\n%s, %d CPUs, %d rows of ~%d-byte JSON per phase, %d changes per message, --prefetch %d, median of %d\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), o.rows, o.rowBytes, o.perMessage, o.prefetch, o.repeat)
-	fmt.Fprintln(w, "| system | phase | rows | seconds | rows/s |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
+	t := report.NewTable(report.Left("system"), report.Left("phase"), report.Left("rows"), report.Left("seconds"), report.Left("rows/s"))
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %s | %d | %.2f | %.0f |\n", r.system, r.phase, r.rows, r.elapsed.Seconds(), r.rate())
+		t.Add(r.system, r.phase, fmt.Sprint(r.rows), fmt.Sprintf("%.2f", r.elapsed.Seconds()), fmt.Sprintf("%.0f", r.rate()))
 	}
+	fmt.Fprint(w, t)
 	if logicalNote != "" {
 		fmt.Fprintf(w, "\nnative logical replication: %s\n", logicalNote)
 	}

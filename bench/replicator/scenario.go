@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgfanout/pgfanout/internal/pgadmin"
+	"github.com/pgfanout/pgfanout/bench/internal/cluster"
 	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/replicate"
 	"github.com/pgfanout/pgfanout/internal/testenv"
@@ -18,11 +18,12 @@ var phases = []string{"insert", "update", "delete"}
 // benchReplicator runs the three phases with n processes of w workers on a fresh replica and
 // queue.
 func benchReplicator(ctx context.Context, o *options, bin string, n, w int) ([]result, error) {
-	repURL, drop, err := createDatabase(ctx, o.pgURL, `CREATE TABLE bench (id bigint PRIMARY KEY, payload text)`)
+	replica, err := cluster.NewDatabase(ctx, o.pgURL, "bench", `CREATE TABLE bench (id bigint PRIMARY KEY, payload text)`)
 	if err != nil {
 		return nil, err
 	}
-	defer drop()
+	defer func() { _ = replica.Drop(context.Background()) }()
+	repURL := replica.URL
 	cfg := replicate.Config{AMQPURL: o.amqpURL, Exchange: testenv.UniqueName("bench_x"), ReplicaName: testenv.UniqueName("bench_r")}
 	if err := replicate.Declare(ctx, cfg); err != nil {
 		return nil, err
@@ -120,21 +121,6 @@ func verifyConn(ctx context.Context, conn *pgx.Conn, phase string, rows int) err
 		return fmt.Errorf("after %s the replica has %d matching rows, want %d", phase, got, want)
 	}
 	return nil
-}
-
-// createDatabase creates a database on the server of adminURL, runs ddl in it, and returns its
-// URL and a function dropping it.
-func createDatabase(ctx context.Context, adminURL, ddl string) (string, func(), error) {
-	db, err := pgadmin.Create(ctx, adminURL, testenv.UniqueName("bench"))
-	if err != nil {
-		return "", nil, err
-	}
-	drop := func() { _ = db.Drop(context.Background()) }
-	if err := pgadmin.Exec(ctx, db.URL, ddl); err != nil {
-		drop()
-		return "", nil, err
-	}
-	return db.URL, drop, nil
 }
 
 func deleteTopology(amqpURL string, cfg *replicate.Config) {
