@@ -61,6 +61,9 @@ func (r Result) Latency(q float64) time.Duration {
 // before the deadline runs to its end, so no measurement ends in a cancelled statement. The
 // first failure stops every client.
 func (c Clients) Run(ctx context.Context, s Statement) (Result, error) {
+	if c.N <= 0 || c.Duration <= 0 || c.Rate < 0 {
+		return Result{}, fmt.Errorf("clients: want N > 0, Duration > 0 and Rate >= 0, not %d, %v, %v", c.N, c.Duration, c.Rate)
+	}
 	conns, err := c.connect(ctx)
 	defer func() {
 		for _, conn := range conns {

@@ -125,6 +125,9 @@ func TestClientsStopAtTheFirstFailure(t *testing.T) {
 	_, err := c.Run(ctx, Statement{Title: "bad statement", SQL: `SELECT 1/0`})
 	require.ErrorContains(t, err, "bad statement")
 
+	_, err = Clients{URL: c.URL, N: 0, Duration: time.Second}.Run(ctx, Statement{SQL: `SELECT 1`})
+	require.ErrorContains(t, err, "want N > 0")
+
 	c.URL = "postgres://nobody@127.0.0.1:1/x?connect_timeout=2"
 	_, err = c.Run(ctx, Statement{SQL: `SELECT 1`})
 	require.ErrorContains(t, err, "connect client")
