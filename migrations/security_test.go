@@ -111,7 +111,10 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		args []any
 	}{
 		{`LISTEN pgfanout`, nil},
-		{queries.TryLock, []any{int64(42)}},
+		{queries.LeaseAcquire, []any{"holder", "host", 1, 15.0}},
+		{queries.LeaseRead, nil},
+		{queries.LeaseRenew, []any{int64(1), 15.0}},
+		{queries.LeaseRelease, []any{int64(1)}},
 		{queries.FetchChanges, []any{0, 10000, 1 << 25}},
 		{queries.SourceStats, nil},
 		{`SELECT changes, entries, oldest_captured_at FROM pgfanout.backlog`, nil},
