@@ -135,11 +135,11 @@ func (tp *tablePlan) columns(raw []byte, needKey bool) ([]byte, error) {
 	}
 	set := tp.scratch[:n]
 	clear(set)
-	// Member names point into raw (only a name with escapes is decoded into a copy), so the
-	// lookup by string(name) allocates nothing.
+	// A member's name points into raw (only a name with escapes is decoded into a copy), so
+	// the lookup by string(key) allocates nothing.
 	s := rawjson.New(raw)
-	_, err := s.Object(func(name, _ []byte) error {
-		key, err := rawjson.Unquote(name)
+	_, err := s.Object(func(m rawjson.Member) error {
+		key, err := m.Text()
 		if err != nil {
 			return err
 		}

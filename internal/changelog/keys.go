@@ -73,14 +73,15 @@ func (k *keyMaker) rowKey(s *rawjson.Scanner) (row, key []byte, err error) {
 	return row, k.build(), nil
 }
 
-// member keeps the value of a key column.
-func (k *keyMaker) member(name, val []byte) error {
+// member keeps the value of a key column. Names compare as written: row_to_json and the
+// fetched key-column list escape a name alike.
+func (k *keyMaker) member(m rawjson.Member) error {
 	for i := range k.names {
-		if string(k.names[i]) == string(name) {
+		if string(k.names[i]) == string(m.Name) {
 			if k.vals[i] != nil {
-				return fmt.Errorf("row has key column %s twice", name)
+				return fmt.Errorf("row has key column %s twice", m.Name)
 			}
-			k.vals[i] = val
+			k.vals[i] = m.Value
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ package rawjson
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 )
 
@@ -39,21 +40,15 @@ func (s *Scanner) Errorf(format string, args ...any) error {
 	return &SyntaxError{Offset: s.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (s *Scanner) space() {
-	for s.pos < len(s.buf) {
-		switch s.buf[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
+// failAt moves to offset i and reports msg there.
+func (s *Scanner) failAt(i int, msg string) error {
+	s.pos = i
+	return &SyntaxError{Offset: i, Msg: msg}
 }
 
 // Peek returns the next byte after whitespace without consuming it, 0 at the end.
 func (s *Scanner) Peek() byte {
-	s.space()
-	if s.pos == len(s.buf) {
+	if s.pos = skipSpace(s.buf, s.pos); s.pos == len(s.buf) {
 		return 0
 	}
 	return s.buf[s.pos]
@@ -61,7 +56,8 @@ func (s *Scanner) Peek() byte {
 
 // Skip consumes c (after whitespace) if it comes next.
 func (s *Scanner) Skip(c byte) bool {
-	if s.Peek() == c && s.pos < len(s.buf) {
+	s.pos = skipSpace(s.buf, s.pos)
+	if s.pos < len(s.buf) && s.buf[s.pos] == c {
 		s.pos++
 		return true
 	}
@@ -70,57 +66,51 @@ func (s *Scanner) Skip(c byte) bool {
 
 // Expect consumes c (after whitespace), which must come next.
 func (s *Scanner) Expect(c byte) error {
-	if !s.Skip(c) {
-		return s.Errorf("expected %q", c)
+	if s.Skip(c) {
+		return nil
 	}
-	return nil
+	return s.failAt(s.pos, fmt.Sprintf("expected %q", c))
 }
 
 // End checks that only whitespace is left.
 func (s *Scanner) End() error {
-	if s.space(); s.pos != len(s.buf) {
-		return s.Errorf("trailing data")
+	if s.pos = skipSpace(s.buf, s.pos); s.pos != len(s.buf) {
+		return s.failAt(s.pos, "trailing data")
 	}
 	return nil
 }
 
 // Value consumes the value that comes next (after whitespace) and returns its bytes.
 func (s *Scanner) Value() ([]byte, error) {
-	end := -1
-	switch s.Peek() {
-	case '{', '[':
-		end = compoundEnd(s.buf, s.pos)
-	case '"':
-		end = stringEnd(s.buf, s.pos)
-	default:
-		// A number, true, false or null: up to the next delimiter.
-		for end = s.pos; end < len(s.buf) && !delimiter(s.buf[end]); end++ {
-		}
-		if end == s.pos {
-			return nil, s.Errorf("expected a value")
-		}
-	}
+	i := skipSpace(s.buf, s.pos)
+	end := valueEnd(s.buf, i)
 	if end < 0 {
-		return nil, s.Errorf("unterminated value")
+		return nil, s.valueError(i)
 	}
-	start := s.pos
 	s.pos = end
-	return s.buf[start:end:end], nil
+	return s.buf[i:end:end], nil
+}
+
+func (s *Scanner) valueError(i int) error {
+	if i == len(s.buf) || delimiter(s.buf[i]) && s.buf[i] != '"' && s.buf[i] != '{' && s.buf[i] != '[' {
+		return s.failAt(i, "expected a value")
+	}
+	return s.failAt(i, "unterminated value")
 }
 
 // Quoted consumes the string that must come next (after whitespace) and returns it, quotes
 // and escapes included.
 func (s *Scanner) Quoted() ([]byte, error) {
-	if s.Peek() != '"' {
-		return nil, s.Errorf("expected a string")
+	i := skipSpace(s.buf, s.pos)
+	if i == len(s.buf) || s.buf[i] != '"' {
+		return nil, s.failAt(i, "expected a string")
 	}
-	end := stringEnd(s.buf, s.pos)
+	end := stringEnd(s.buf, i)
 	if end < 0 {
-		return nil, s.Errorf("unterminated string")
+		return nil, s.failAt(i, "unterminated string")
 	}
-	start := s.pos
 	s.pos = end
-	return s.buf[start:end:end], nil
+	return s.buf[i:end:end], nil
 }
 
 // Array consumes the array that comes next, calling each once per element with the scanner
@@ -143,52 +133,152 @@ func (s *Scanner) Array(each func() error) error {
 	}
 }
 
-// Object consumes the object that comes next, calling each with every member's name (quotes
-// and escapes included, see Unquote) and value, in order. It returns the object's bytes.
-func (s *Scanner) Object(each func(name, value []byte) error) ([]byte, error) {
-	s.space()
-	start := s.pos
-	if err := s.Expect('{'); err != nil {
-		return nil, err
-	}
-	if !s.Skip('}') {
-		for {
-			if err := s.member(each); err != nil {
-				return nil, err
-			}
-			if s.Skip(',') {
-				continue
-			}
-			if err := s.Expect('}'); err != nil {
-				return nil, err
-			}
-			break
-		}
-	}
-	return s.buf[start:s.pos:s.pos], nil
+// A Member is one name/value pair of an object.
+type Member struct {
+	Name    []byte // quotes and escapes included, as in the text
+	Value   []byte
+	escaped bool // Name holds a backslash
 }
 
-func (s *Scanner) member(each func(name, value []byte) error) error {
-	name, err := s.Quoted()
-	if err != nil {
-		return err
+// Text returns the member's name unescaped. A name without escapes (nearly every column name)
+// comes back as Name's own bytes without the quotes, so a map lookup by string(text)
+// allocates nothing; only a name with escapes is decoded into a copy of its own.
+func (m Member) Text() ([]byte, error) {
+	if !m.escaped {
+		return m.Name[1 : len(m.Name)-1 : len(m.Name)-1], nil
 	}
-	if err := s.Expect(':'); err != nil {
-		return err
+	return decodeName(m.Name)
+}
+
+// decodeName is Text's rare case, out of line so that Text inlines.
+func decodeName(name []byte) ([]byte, error) {
+	var text string
+	if err := json.Unmarshal(name, &text); err != nil {
+		return nil, fmt.Errorf("member name %.40q: %w", name, err)
 	}
-	value, err := s.Value()
-	if err != nil {
-		return err
+	return []byte(text), nil
+}
+
+// Object consumes the object that comes next, calling each with every member in order; each
+// must not use the scanner. It returns the object's bytes.
+func (s *Scanner) Object(each func(Member) error) ([]byte, error) {
+	b := s.buf
+	start := skipSpace(b, s.pos)
+	if start == len(b) || b[start] != '{' {
+		return nil, s.failAt(start, "expected '{'")
 	}
-	return each(name, value)
+	i := skipSpace(b, start+1)
+	if i < len(b) && b[i] == '}' {
+		s.pos = i + 1
+		return b[start:s.pos:s.pos], nil
+	}
+	for {
+		nameEnd, valueStart, escaped, err := s.member(i)
+		if err != nil {
+			return nil, err
+		}
+		m := Member{Name: b[i:nameEnd:nameEnd], Value: b[valueStart:s.pos:s.pos], escaped: escaped}
+		if err := each(m); err != nil {
+			return nil, err
+		}
+		switch i = skipSpace(b, s.pos); {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			s.pos = i + 1
+			return b[start:s.pos:s.pos], nil
+		default:
+			return nil, s.failAt(i, "expected ',' or '}'")
+		}
+	}
+}
+
+// member reads `"name" : value` at s.buf[i], moves past it and returns where the name ends
+// and the value starts. Indexes, not slices or a Member: the results stay in registers, and
+// the per-member loop is the hot one.
+func (s *Scanner) member(i int) (nameEnd, valueStart int, escaped bool, err error) {
+	b := s.buf
+	if i == len(b) || b[i] != '"' {
+		return 0, 0, false, s.failAt(i, "expected a member name")
+	}
+	if nameEnd, escaped = stringEndNoted(b, i); nameEnd < 0 {
+		return 0, 0, false, s.failAt(i, "unterminated string")
+	}
+	j := skipSpace(b, nameEnd)
+	if j == len(b) || b[j] != ':' {
+		return 0, 0, false, s.failAt(j, "expected ':'")
+	}
+	valueStart = skipSpace(b, j+1)
+	end := valueEnd(b, valueStart)
+	if end < 0 {
+		return 0, 0, false, s.valueError(valueStart)
+	}
+	s.pos = end
+	return nameEnd, valueStart, escaped, nil
+}
+
+// stringEndNoted is stringEnd for a member name, which is short: one plain pass that also
+// notes whether the name holds escapes, so that Text need not look again.
+func stringEndNoted(b []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return -1, false
+}
+
+// skipSpace returns the index of the first byte at or after i that is not JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the index just past the value starting at b[i], -1 if there is none.
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '{', '[':
+		return compoundEnd(b, i)
+	case '"':
+		return stringEnd(b, i)
+	}
+	// A number, true, false or null: up to the next delimiter.
+	j := i
+	for j < len(b) && !delimiter(b[j]) {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
 }
 
 // stringEnd returns the index just past the string whose opening quote is b[i], -1 if it is
-// unterminated. It jumps from quote to quote (bytes.IndexByte is vectorised; row images are
-// mostly long strings) and treats a quote as closing when an even number of backslashes
-// precedes it, which is exactly where a left-to-right escape scan would stop.
+// unterminated. Names and most values are short, so it first steps through a few bytes
+// itself; a longer string (row images are mostly long text) it crosses from quote to quote
+// with bytes.IndexByte, which is vectorised, taking a quote as closing when an even number
+// of backslashes precedes it: exactly where a left-to-right escape scan would stop.
 func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
+	j := i + 1
+	for short := min(len(b), j+shortString); j < short; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j++ // the escaped byte; j then resumes after a whole escape
+		}
+	}
+	for j < len(b) {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
 			return -1
@@ -201,9 +291,13 @@ func stringEnd(b []byte, i int) int {
 		if n%2 == 0 {
 			return j + 1
 		}
+		j++
 	}
 	return -1
 }
+
+// shortString is how far stringEnd steps byte by byte before it calls bytes.IndexByte.
+const shortString = 8
 
 // compoundEnd returns the index just past the object or array starting at b[i], -1 if it is
 // unterminated. It counts brackets, stepping over strings so that brackets inside them do not

@@ -59,10 +59,10 @@ func TestObject(t *testing.T) {
 	} {
 		var got []member
 		s := New([]byte(tc.in))
-		raw, err := s.Object(func(name, value []byte) error {
-			text, err := Unquote(name)
+		raw, err := s.Object(func(m Member) error {
+			text, err := m.Text()
 			require.NoError(t, err)
-			got = append(got, member{string(name), string(text), string(value)})
+			got = append(got, member{string(m.Name), string(text), string(m.Value)})
 			return nil
 		})
 		require.Equal(t, tc.ok, err == nil, "%s: %v", tc.in, err)
@@ -92,7 +92,7 @@ func TestObjectStopsAtCallbackError(t *testing.T) {
 	stop := errors.New("stop")
 	n := 0
 	s := New([]byte(`{"a":1,"b":2}`))
-	_, err := s.Object(func(_, _ []byte) error { n++; return stop })
+	_, err := s.Object(func(Member) error { n++; return stop })
 	require.ErrorIs(t, err, stop)
 	require.Equal(t, 1, n)
 }
@@ -142,29 +142,25 @@ func TestEndAndExpect(t *testing.T) {
 	require.NoError(t, empty.End())
 }
 
-func TestUnquote(t *testing.T) {
-	for in, want := range map[string]string{
-		`""`: "", `"abc"`: "abc", `"a\"b"`: `a"b`, `"\u00e9\n\/"`: "é\n/", `"\ud83d\ude00"`: "😀",
+func TestMemberText(t *testing.T) {
+	for name, want := range map[string]string{
+		`""`: "", `"abc"`: "abc", `"a\"b"`: `a"b`, `"\u00e9\n\/"`: "é\n/", `"\ud83d\ude00"`: "😀", `"a\\"`: `a\`,
 	} {
-		got, err := Unquote([]byte(in))
-		require.NoError(t, err, in)
-		require.Equal(t, want, string(got), in)
+		var got []byte
+		s := New([]byte(`{` + name + `:1}`))
+		_, err := s.Object(func(m Member) error {
+			var err error
+			got, err = m.Text()
+			return err
+		})
+		require.NoError(t, err, name)
+		require.Equal(t, want, string(got), name)
 	}
-	for _, in := range []string{``, `"`, `abc`, `"abc`, `'a'`, `"\x"`, `"\u12"`} {
-		_, err := Unquote([]byte(in))
-		require.Error(t, err, in)
+	for _, name := range []string{`"\x"`, `"\u12"`, `"\ud83d\"`} {
+		s := New([]byte(`{` + name + `:1}`))
+		_, err := s.Object(func(m Member) error { _, err := m.Text(); return err })
+		require.Error(t, err, name)
 	}
-}
-
-func TestUnquoteWithoutEscapesAllocatesNothing(t *testing.T) {
-	q := []byte(`"customer_name"`)
-	allocs := testing.AllocsPerRun(100, func() {
-		text, err := Unquote(q)
-		if err != nil || len(text) != 13 {
-			t.Fatal(text, err)
-		}
-	})
-	require.Zero(t, allocs)
 }
 
 func TestObjectAllocatesNothing(t *testing.T) {
@@ -173,8 +169,8 @@ func TestObjectAllocatesNothing(t *testing.T) {
 	sum := 0
 	allocs := testing.AllocsPerRun(100, func() {
 		s := New(row)
-		_, err := s.Object(func(name, _ []byte) error {
-			text, err := Unquote(name)
+		_, err := s.Object(func(m Member) error {
+			text, err := m.Text()
 			sum += cols[string(text)]
 			return err
 		})
