@@ -91,11 +91,16 @@ func (s *Scanner) Value() ([]byte, error) {
 	return s.buf[i:end:end], nil
 }
 
+// valueError says why valueEnd found no value at s.buf[i]: a string, object or array that
+// does not end, or nothing that can start a value.
 func (s *Scanner) valueError(i int) error {
-	if i == len(s.buf) || delimiter(s.buf[i]) && s.buf[i] != '"' && s.buf[i] != '{' && s.buf[i] != '[' {
-		return s.failAt(i, "expected a value")
+	if i < len(s.buf) {
+		switch s.buf[i] {
+		case '"', '{', '[':
+			return s.failAt(i, "unterminated value")
+		}
 	}
-	return s.failAt(i, "unterminated value")
+	return s.failAt(i, "expected a value")
 }
 
 // Quoted consumes the string that must come next (after whitespace) and returns it, quotes
