@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +63,21 @@ func catalog(t testing.TB, conn *pgx.Conn) []string {
 	return out
 }
 
+// untracked is a catalog listing without what tracking tables created: their generated
+// capture functions and their triggers.
+func untracked(cat []string) []string {
+	var out []string
+	for _, e := range cat {
+		if strings.HasPrefix(e, "trigger ") || generatedCapture.MatchString(e) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+var generatedCapture = regexp.MustCompile(`^function capture_[0-9]+_(insert|update|delete)\(`)
+
 // Each down file undoes exactly its up file: after going up to the last version, tracking
 // tables (one of them dropped since) and switching the notify mode, going down to any version
 // leaves the catalog as it was at that version; the tables keep their rows, and going up
@@ -90,7 +106,9 @@ func TestDownFilesUndoTheirUpFiles(t *testing.T) {
 		k := len(ups) - 1 - i
 		require.Equal(t, strings.TrimSuffix(ups[k], ".up.sql"), strings.TrimSuffix(f, ".down.sql"))
 		runFile(t, conn, f)
-		require.Equal(t, before[k], catalog(t, conn), "%s leaves the catalog as it was before %s", f, ups[k])
+		// Tracking's functions and triggers are the API's: only its down file removes them
+		// (the final check below sees that it did), whatever migrations come after it.
+		require.Equal(t, untracked(before[k]), untracked(catalog(t, conn)), "%s leaves the catalog as it was before %s", f, ups[k])
 	}
 	require.Empty(t, catalog(t, conn))
 	var rows int

@@ -175,7 +175,7 @@ func (l *Lease) Keep(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, ErrLost) || time.Until(l.expires) < 100*time.Millisecond {
+			if errors.Is(err, ErrLost) || time.Until(l.expires) <= l.margin() {
 				return err
 			}
 			l.e.Log.Warn().Err(err).Dur("expires_in", time.Until(l.expires)).Msg("leader lease renewal failed; retrying")
@@ -186,10 +186,14 @@ func (l *Lease) Keep(ctx context.Context) error {
 	}
 }
 
-// renew extends the lease; its deadline is the lease's own end, so that a renewal stuck on a
-// dead connection cannot outlast the lease.
+// margin is how long before the lease's end a holder that could not renew gives up: the
+// time it needs to stop publishing before a standby may start.
+func (l *Lease) margin() time.Duration { return min(time.Second, l.e.TTL/10) }
+
+// renew extends the lease; its deadline is margin before the lease's own end, so that a
+// renewal stuck on a dead connection cannot outlast the lease.
 func (l *Lease) renew(ctx context.Context) error {
-	left := time.Until(l.expires)
+	left := time.Until(l.expires) - l.margin()
 	if left <= 0 {
 		return fmt.Errorf("%w: not renewed within %s", ErrLost, l.e.TTL)
 	}

@@ -101,7 +101,7 @@ func TestKeepStepsDownBeforeTheLeaseExpires(t *testing.T) {
 	require.NoError(t, l.conn.Close(ctx))
 	err = l.Keep(ctx)
 	require.ErrorIs(t, err, ErrLost)
-	require.False(t, time.Now().After(l.Expires().Add(200*time.Millisecond)), "stepped down late")
+	require.True(t, time.Now().Before(l.Expires()), "stepped down after the lease ended on its own clock")
 }
 
 func TestAcquireStopsOnCancel(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -84,13 +85,27 @@ func (s Settings) Dialer() *net.Dialer {
 	}
 }
 
-// PG applies the settings to a PostgreSQL connection configuration: the dialer above, and a
-// connect timeout (the startup handshake included) unless the URL set connect_timeout.
+// PG applies the settings to a PostgreSQL connection configuration: the dialer above, a
+// connect timeout (the startup handshake included) unless the URL set connect_timeout, and
+// the same keepalives and user timeout for the server's end of the connection (unless the
+// URL sets them), so that a backend whose client vanished in a partition exits in seconds
+// and releases its locks, rather than after the server's default two hours.
 func (s Settings) PG(cfg *pgconn.Config) {
 	d := s.Dialer()
 	cfg.DialFunc = d.DialContext
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = s.Timeout
+	}
+	secs := strconv.Itoa(max(1, int(s.KeepAlive.Seconds())))
+	for k, v := range map[string]string{
+		"tcp_keepalives_idle":     secs,
+		"tcp_keepalives_interval": secs,
+		"tcp_keepalives_count":    "3",
+		"tcp_user_timeout":        strconv.FormatInt(s.Timeout.Milliseconds(), 10),
+	} {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
 	}
 }
 

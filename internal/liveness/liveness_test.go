@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
@@ -50,4 +51,16 @@ func TestTimedOut(t *testing.T) {
 	stop()
 	require.False(t, TimedOut(dead, context.DeadlineExceeded), "a cancelled caller is not a dead connection")
 	require.False(t, TimedOut(live, errors.New("syntax error")))
+}
+
+func TestPGSetsTheServerSideToo(t *testing.T) {
+	cfg, err := pgconn.ParseConfig("postgres://u@127.0.0.1:5432/db?tcp_keepalives_count=9")
+	require.NoError(t, err)
+	Settings{Timeout: 7 * time.Second, KeepAlive: 3 * time.Second, Heartbeat: time.Second}.PG(cfg)
+	require.Equal(t, "3", cfg.RuntimeParams["tcp_keepalives_idle"])
+	require.Equal(t, "3", cfg.RuntimeParams["tcp_keepalives_interval"])
+	require.Equal(t, "9", cfg.RuntimeParams["tcp_keepalives_count"], "the URL wins")
+	require.Equal(t, "7000", cfg.RuntimeParams["tcp_user_timeout"])
+	require.Equal(t, 7*time.Second, cfg.ConnectTimeout)
+	require.NotNil(t, cfg.DialFunc)
 }

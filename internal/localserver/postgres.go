@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -70,6 +72,20 @@ func (p *Postgres) Stop(ctx context.Context) error {
 // worth waiting for. It does not take a context so that it also works after cancellation.
 func (p *Postgres) Kill() error {
 	return p.run(context.Background(), "pg_ctl", "-D", p.data(), "-m", "immediate", "-w", "-t", "30", "-s", "stop")
+}
+
+// PostmasterPID is the server's process id, read from its postmaster.pid.
+func (p *Postgres) PostmasterPID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(p.data(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("read postmaster.pid: %w", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, fmt.Errorf("postmaster.pid: %w", err)
+	}
+	return pid, nil
 }
 
 func (p *Postgres) data() string    { return filepath.Join(p.Dir, "data") }

@@ -132,6 +132,19 @@ func (r *RabbitMQ) Close(ctx context.Context) error {
 	return err
 }
 
+// Ctl runs `rabbitmqctl args...` against the node (within 30 s), for tests that reconfigure
+// it (a resource alarm, a user's password).
+func (r *RabbitMQ) Ctl(ctx context.Context, args ...string) error { return r.ctl(ctx, 30*time.Second, args...) }
+
+// PID is the process id of the node's rabbitmq-server script while it runs (0 otherwise):
+// the leader of the process group the Erlang VM runs in.
+func (r *RabbitMQ) PID() int {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // ctl runs rabbitmqctl against the node, bounded by timeout as well as ctx.
 func (r *RabbitMQ) ctl(ctx context.Context, timeout time.Duration, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type harness struct {
 	t        *testing.T
 	url      string
+	amqpURL  string
 	conn     *pgx.Conn
 	exchange string
 	queue    string
@@ -38,15 +39,25 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, url: testenv.NewDatabase(t), got: map[int64]change.Change{}, reg: prometheus.NewRegistry()}
+	return newHarnessOn(t, testenv.AMQPURL(t))
+}
+
+// newHarnessOn is newHarness with the broker at amqpURL (a private node).
+func newHarnessOn(t *testing.T, amqpURL string) *harness {
+	t.Helper()
+	h := &harness{t: t, url: testenv.NewDatabase(t), amqpURL: amqpURL, got: map[int64]change.Change{}, reg: prometheus.NewRegistry()}
 	require.NoError(t, migrate.Up(context.Background(), h.url, zerolog.Nop()))
 	h.conn = testenv.Connect(t, h.url)
 	h.exec(`CREATE TABLE t (id int PRIMARY KEY, v text)`, `SELECT pgfanout.track('t')`)
 	h.exchange, h.queue = testenv.UniqueName("pgfanout_test_x"), testenv.UniqueName("pgfanout_test_q")
-	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{h.exchange}, []string{h.queue})
-	h.ch = testenv.AMQPChannel(t)
+	testenv.CleanupAMQP(t, amqpURL, []string{h.exchange}, []string{h.queue})
+	conn, err := amqp.Dial(amqpURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	h.ch, err = conn.Channel()
+	require.NoError(t, err)
 	require.NoError(t, h.ch.ExchangeDeclare(h.exchange, amqp.ExchangeTopic, true, false, false, false, nil))
-	_, err := h.ch.QueueDeclare(h.queue, false, false, false, false, nil)
+	_, err = h.ch.QueueDeclare(h.queue, false, false, false, false, nil)
 	require.NoError(t, err)
 	require.NoError(t, h.ch.QueueBind(h.queue, "public.t", h.exchange, false, nil))
 	h.msgs, err = h.ch.Consume(h.queue, "", true, false, false, false, nil)
@@ -64,7 +75,7 @@ func (h *harness) exec(stmts ...string) {
 
 func (h *harness) config() Config {
 	return Config{
-		SourceURL: h.url, AMQPURL: testenv.AMQPURL(h.t), Exchange: h.exchange,
+		SourceURL: h.url, AMQPURL: h.amqpURL, Exchange: h.exchange,
 		PollInterval: 200 * time.Millisecond, StandbyPoll: 100 * time.Millisecond,
 		StatsInterval: 100 * time.Millisecond,
 	}

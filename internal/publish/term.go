@@ -66,12 +66,21 @@ func (p *Publisher) lead(ctx context.Context, lease *leader.Lease) error {
 		broker:   retry.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq", Hint: broker.Hint},
 		idleWait: retry.Doubling{Min: idleLinger, Max: p.cfg.PollInterval}}
 	t.stepped()
-	defer t.close()
-	g := pool.New().WithErrors().WithContext(termCtx).WithCancelOnError().WithFirstError()
-	g.Go(func(ctx context.Context) error { return lease.Keep(ctx) })
-	g.Go(t.run)
-	g.Go(t.watchdog)
+	// The first part to fail ends the term: termCtx itself, so that the work context follows.
+	g := pool.New().WithErrors().WithFirstError()
+	for _, part := range []func(context.Context) error{lease.Keep, t.run, t.watchdog} {
+		g.Go(func() error {
+			err := part(termCtx)
+			if err != nil {
+				endTerm()
+			}
+			return err
+		})
+	}
 	err = g.Wait()
+	// Nothing publishes any more: say so before the slower closing of the connections.
+	p.status.update(func(s *status) { s.leader = false })
+	t.close()
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -54,3 +54,11 @@ func (r *RabbitMQ) Stop() {
 		r.t.Logf("rabbitmqctl stop: %v; the node was terminated", err)
 	}
 }
+
+// Ctl runs rabbitmqctl against the node; a failure fails the test.
+func (r *RabbitMQ) Ctl(args ...string) {
+	r.t.Helper()
+	if err := r.server.Ctl(context.Background(), args...); err != nil {
+		r.t.Fatal(err)
+	}
+}
