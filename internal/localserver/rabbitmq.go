@@ -134,7 +134,9 @@ func (r *RabbitMQ) Close(ctx context.Context) error {
 
 // Ctl runs `rabbitmqctl args...` against the node (within 30 s), for tests that reconfigure
 // it (a resource alarm, a user's password).
-func (r *RabbitMQ) Ctl(ctx context.Context, args ...string) error { return r.ctl(ctx, 30*time.Second, args...) }
+func (r *RabbitMQ) Ctl(ctx context.Context, args ...string) error {
+	return r.ctl(ctx, 30*time.Second, args...)
+}
 
 // PID is the process id of the node's rabbitmq-server script while it runs (0 otherwise):
 // the leader of the process group the Erlang VM runs in.
