@@ -17,7 +17,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 BENCH_ARGS ?=
 COMPOSE ?= docker compose
 
-.PHONY: help build test lint bench bench-capture bench-publisher bench-replicator up down demo clean
+.PHONY: help build test test-stress lint bench bench-capture bench-publisher bench-replicator up down demo clean
 
 help: ## List targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ build: ## Build static bin/publisher and bin/replicator
 
 test: ## Run all tests with -race (starts private PostgreSQL/RabbitMQ if needed)
 	$(SERVICES) $(GO) test $(TEST_FLAGS) ./...
+
+test-stress: ## make test 5 times beside two CPU burners, then the lock/notify/lease tests 50 times
+	scripts/test-stress.sh
 
 lint: ## go vet, staticcheck and a gofmt check
 	$(GO) vet ./...

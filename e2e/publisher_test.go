@@ -241,6 +241,9 @@ func TestPublisherHelpListsFlagsAndEnv(t *testing.T) {
 		"--exchange", "PGFANOUT_EXCHANGE", "default pgfanout", "--http-addr", "PGFANOUT_HTTP_ADDR", "default 127.0.0.1:9187",
 		"--batch-size", "PGFANOUT_BATCH_SIZE", "default 10000", "--poll-interval", "PGFANOUT_POLL_INTERVAL", "default 1s",
 		"--log-level", "PGFANOUT_LOG_LEVEL", "--log-format", "PGFANOUT_LOG_FORMAT", "migrate", "healthcheck",
+		"--leader-lease", "PGFANOUT_LEADER_LEASE", "default 15s", "--progress-timeout", "PGFANOUT_PROGRESS_TIMEOUT", "default 1m0s",
+		"--io-timeout", "PGFANOUT_IO_TIMEOUT", "default 20s", "--tcp-keepalive", "PGFANOUT_TCP_KEEPALIVE", "default 5s",
+		"--amqp-heartbeat", "PGFANOUT_AMQP_HEARTBEAT",
 	} {
 		require.Contains(t, string(out), want)
 	}
