@@ -7,6 +7,7 @@ import (
 )
 
 func TestPrivateRabbitMQKeepsDurableMessagesAcrossRestart(t *testing.T) {
+	t.Parallel() // a private node on ports of its own
 	mq := StartRabbitMQ(t)
 	publish := func() {
 		conn, err := amqp.Dial(mq.URL())
