@@ -19,6 +19,7 @@ const alarmFor = 60 * time.Second
 // it lasts the publisher is blocked: /readyz says so with the reason, the gauge is 1, nothing
 // reconnects, and the changes wait in the log. After it, everything arrives.
 func TestResourceAlarmBlocksThenDelivers(t *testing.T) {
+	t.Parallel() // a private node on ports of its own
 	mq := testenv.StartRabbitMQ(t)
 	h := newHarnessOn(t, mq.URL())
 	cfg := h.config()
@@ -29,7 +30,7 @@ func TestResourceAlarmBlocksThenDelivers(t *testing.T) {
 
 	mq.Ctl("set_vm_memory_high_watermark", "absolute", "1") // any use of memory is too much
 	h.exec(`INSERT INTO t SELECT g, 'during' FROM generate_series(101, 600) g`)
-	eventually(t, "the publisher to be blocked", func() bool { return counter(p.m.blocked) == 1 })
+	testenv.Eventually(t, "the publisher to be blocked", patience, func() bool { return counter(p.m.blocked) == 1 })
 	start := time.Now()
 	for time.Since(start) < alarmFor {
 		ok, reason := p.Ready()
@@ -44,8 +45,8 @@ func TestResourceAlarmBlocksThenDelivers(t *testing.T) {
 
 	mq.Ctl("set_vm_memory_high_watermark", "0.4")
 	h.receive(600, 30*time.Second) // duplicates, if any, are checked identical
-	eventually(t, "empty change log", func() bool { return h.backlog() == 0 })
-	eventually(t, "unblocked", func() bool { return counter(p.m.blocked) == 0 })
+	testenv.Eventually(t, "an empty change log", patience, func() bool { return h.backlog() == 0 })
+	testenv.Eventually(t, "the publisher to be unblocked", patience, func() bool { return counter(p.m.blocked) == 0 })
 	ok, _ := p.Ready()
 	require.True(t, ok)
 }

@@ -138,17 +138,8 @@ func (h *harness) inVersionOrder() []change.Change {
 	return out
 }
 
-// eventually polls cond until it holds or 10 s passed.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an event
-	}
-}
+// patience bounds every wait for the publisher or a server to do something.
+const patience = 10 * time.Second
 
 func (h *harness) idle() bool { return sourcetest.PublisherIdle(h.t, h.conn) }
 
