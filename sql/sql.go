@@ -1,4 +1,4 @@
-// Package sql holds the publisher's SQL statements as files, so that they can be read,
+// Package sql holds the programs' static SQL statements as files, so that they can be read,
 // reviewed and run with psql as they are. Values always travel as $n parameters.
 package sql
 
@@ -29,4 +29,8 @@ var (
 	LeaseRead string
 	//go:embed source_stats.sql
 	SourceStats string
+	//go:embed copy_snapshot.sql
+	CopySnapshot string
+	//go:embed tracked_tables.sql
+	TrackedTables string
 )

@@ -87,7 +87,7 @@ func (a *Applier) ensureSchema(ctx context.Context) error {
 		return nil
 	}
 	var present bool
-	err := a.pool.QueryRow(ctx, bookkeepingPresent).Scan(&present)
+	err := a.pool.QueryRow(ctx, dml.BookkeepingPresent).Scan(&present)
 	if err != nil {
 		return fmt.Errorf("check bookkeeping schema: %w", err)
 	}
@@ -99,11 +99,6 @@ func (a *Applier) ensureSchema(ctx context.Context) error {
 	a.schemaReady = true
 	return nil
 }
-
-const bookkeepingPresent = `SELECT to_regclass('pgfanout.row_versions') IS NOT NULL
-  AND to_regclass('pgfanout.truncations') IS NOT NULL
-  AND to_regclass('pgfanout.keyless_events') IS NOT NULL
-  AND to_regclass('pgfanout.keyless_events_image') IS NOT NULL`
 
 func (a *Applier) createSchema(ctx context.Context) error {
 	tx, err := a.pool.Begin(ctx)

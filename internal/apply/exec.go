@@ -32,17 +32,17 @@ func (tp *tablePlan) queue(q *queued) {
 	q.add(tp.name, dml.Lock(&t.Table, mode))
 	if tp.truncate > 0 {
 		if t.Keyless() {
-			q.add(tp.name, t.truncateSQL, t.relid, tp.truncate, t.writable)
+			q.add(tp.name, t.truncateSQL, t.relid, tp.truncate, tp.truncTx, t.writable)
 		} else {
-			q.add(tp.name, t.truncateSQL, t.relid, tp.truncate)
+			q.add(tp.name, t.truncateSQL, t.relid, tp.truncate, tp.truncTx)
 		}
 	}
-	if len(tp.deletes.versions) > 0 {
-		q.add(tp.name, t.deleteVersionsSQL, t.relid, tp.deletes.versions, tp.deletes.images)
-		q.add(tp.name, t.deleteRowsSQL, t.relid, tp.deletes.versions, tp.deletes.images)
+	if d := &tp.deletes; len(d.versions) > 0 {
+		q.add(tp.name, t.deleteVersionsSQL, t.relid, d.versions, d.images, d.txids)
+		q.add(tp.name, t.deleteRowsSQL, t.relid, d.versions, d.images, d.txids)
 	}
 	for _, g := range tp.sortedGroups() {
-		q.add(tp.name, t.upsert(g.sig), t.relid, g.versions, g.images)
+		q.add(tp.name, t.upsert(g.sig), t.relid, g.versions, g.images, g.txids)
 	}
 	if len(tp.keyless.versions) > 0 {
 		q.add(tp.name, t.reconcileSQL, t.relid, tp.keyless.versions, tp.keyless.images, tp.deltas, t.writable, t.all)

@@ -21,6 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // fixture is a capture source and a replica with the same tables.
 type fixture struct {
 	src, rep *pgx.Conn
+	srcURL   string
 	repURL   string
 	applier  *Applier
 	after    int64 // change log position already consumed by entries()
@@ -29,7 +30,7 @@ type fixture struct {
 func newFixture(t *testing.T, ddl ...string) *fixture {
 	t.Helper()
 	srcURL, repURL := testenv.NewDatabase(t), testenv.NewDatabase(t)
-	f := &fixture{src: sourcetest.Connect(t, srcURL), rep: sourcetest.Connect(t, repURL), repURL: repURL}
+	f := &fixture{src: sourcetest.Connect(t, srcURL), rep: sourcetest.Connect(t, repURL), srcURL: srcURL, repURL: repURL}
 	sourcetest.ApplyCapture(t, f.src)
 	sourcetest.Exec(t, f.src, ddl...)
 	sourcetest.Exec(t, f.rep, ddl...)

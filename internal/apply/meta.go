@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,13 @@ type table struct {
 	reconcileSQL, truncateSQL        string
 	mu                               sync.Mutex
 	upsertSQL                        map[string]string
+	copySQL                          map[copyShape]string
+}
+
+// copyShape is what a chunk's statement depends on.
+type copyShape struct {
+	cols   string // the columns, joined
+	bounds dml.Bounds
 }
 
 func newTable(relid uint32, t dml.Table) *table {
@@ -46,6 +54,7 @@ func newTable(relid uint32, t dml.Table) *table {
 	tb.writable = tb.Writable()
 	tb.all = tb.AllColumns()
 	tb.upsertSQL = map[string]string{}
+	tb.copySQL = map[copyShape]string{}
 	if tb.Keyless() {
 		tb.reconcileSQL = dml.Reconcile(&tb.Table)
 		tb.truncateSQL = dml.TruncateKeyless(&tb.Table)
@@ -65,6 +74,19 @@ func (t *table) upsert(sig string) string {
 	if !ok {
 		s = dml.Upsert(&t.Table, t.groupColumns(sig))
 		t.upsertSQL[sig] = s
+	}
+	return s
+}
+
+// copy returns the statement applying a chunk whose rows carry cols.
+func (t *table) copy(cols []string, r dml.Bounds) string {
+	k := copyShape{cols: strings.Join(cols, "\x00"), bounds: r}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.copySQL[k]
+	if !ok {
+		s = dml.CopyChunk(&t.Table, cols, r)
+		t.copySQL[k] = s
 	}
 	return s
 }
@@ -112,31 +134,12 @@ func (c *catalog) load(ctx context.Context, n tableName) (*table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", n, err)
 	}
-	defer rows.Close()
-	var (
-		relid uint32
-		t     = dml.Table{Schema: n.schema, Name: n.name}
-		keys  = map[int]string{}
-	)
-	for rows.Next() {
-		var col dml.Column
-		var keyPos int
-		if err := rows.Scan(&relid, &col.Name, &col.Generated, &col.IdentityAlways, &keyPos); err != nil {
-			return nil, fmt.Errorf("describe %s: %w", n, err)
-		}
-		t.Columns = append(t.Columns, col)
-		if keyPos > 0 {
-			keys[keyPos] = col.Name
-		}
-	}
-	if err := rows.Err(); err != nil {
+	relid, t, err := dml.ScanCatalog(rows, n.schema, n.name)
+	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", n, err)
 	}
-	if len(t.Columns) == 0 {
+	if t == nil {
 		return nil, dataErrorf("table %s does not exist on the replica", n)
 	}
-	for i := 1; i <= len(keys); i++ {
-		t.Key = append(t.Key, keys[i])
-	}
-	return newTable(relid, t), nil
+	return newTable(relid, *t), nil
 }

@@ -22,11 +22,13 @@ type plan struct {
 type imageList struct {
 	versions []int64
 	images   [][]byte
+	txids    []int64 // source transactions (xid8, which stays far below 2^63)
 }
 
-func (im *imageList) add(version int64, raw []byte) {
-	im.versions = append(im.versions, version)
+func (im *imageList) add(c *change.Change, raw []byte) {
+	im.versions = append(im.versions, c.Version)
 	im.images = append(im.images, raw)
+	im.txids = append(im.txids, int64(c.TxID))
 }
 
 // tablePlan is the batch's changes of one table.
@@ -35,6 +37,7 @@ type tablePlan struct {
 	t        *table
 	changes  int
 	truncate int64                   // newest truncate version, 0 if none
+	truncTx  int64                   // its source transaction
 	upserts  map[string]*upsertGroup // keyed: by the set of columns the rows carry
 	deletes  imageList               // keyed: key images
 	keyless  imageList               // keyless: row images (+1) and old-row images (-1)
@@ -79,7 +82,9 @@ func (tp *tablePlan) add(c *change.Change) error {
 	tp.changes++
 	switch c.Op {
 	case change.Truncate:
-		tp.truncate = max(tp.truncate, c.Version)
+		if c.Version > tp.truncate {
+			tp.truncate, tp.truncTx = c.Version, int64(c.TxID)
+		}
 		return nil
 	case change.Insert, change.Update:
 		if tp.t.Keyless() {
@@ -93,7 +98,7 @@ func (tp *tablePlan) add(c *change.Change) error {
 		if _, err := tp.columns(c.Key, true); err != nil {
 			return fmt.Errorf("delete key: %w", err)
 		}
-		tp.deletes.add(c.Version, c.Key)
+		tp.deletes.add(c, c.Key)
 		return nil
 	}
 	return fmt.Errorf("unknown op %q", c.Op)
@@ -109,7 +114,7 @@ func (tp *tablePlan) addUpsert(c *change.Change) error {
 		g = &upsertGroup{sig: string(set)}
 		tp.upserts[g.sig] = g
 	}
-	g.add(c.Version, c.Row)
+	g.add(c, c.Row)
 	return nil
 }
 
@@ -120,7 +125,7 @@ func (tp *tablePlan) addKeyless(c *change.Change, img []byte, delta int32) error
 	if _, err := tp.columns(img, false); err != nil {
 		return fmt.Errorf("%s image: %w", c.Op, err)
 	}
-	tp.keyless.add(c.Version, img)
+	tp.keyless.add(c, img)
 	tp.deltas = append(tp.deltas, delta)
 	return nil
 }

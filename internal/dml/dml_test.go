@@ -39,6 +39,8 @@ func statements() map[string]string {
 		"truncate_keyless.sql": TruncateKeyless(keyless),
 		"reconcile.sql":        Reconcile(keyless),
 		"lock.sql":             Lock(weird, ShareRowExclusive),
+		"copy_chunk.sql":       CopyChunk(weird, []string{"Id", `line "no"`, "größe", "seq"}, Bounds{Lo: true, Hi: true}),
+		"copy_chunk_first.sql": CopyChunk(weird, []string{"Id", `line "no"`}, Bounds{Hi: true}),
 	}
 }
 
@@ -98,11 +100,16 @@ func TestParameters(t *testing.T) {
 		sql  string
 		want []string
 	}{
-		{Upsert(weird, []string{"Id", `line "no"`}), []string{"$1", "$2", "$3"}},
-		{DeleteVersions(weird), []string{"$1", "$2", "$3"}},
-		{DeleteRows(weird), []string{"$1", "$2", "$3"}},
-		{TruncateKeyed(weird), []string{"$1", "$2"}},
-		{TruncateKeyless(keyless), []string{"$1", "$2", "$3"}},
+		{Upsert(weird, []string{"Id", `line "no"`}), []string{"$1", "$2", "$3", "$4"}},
+		{DeleteVersions(weird), []string{"$1", "$2", "$3", "$4"}},
+		{DeleteRows(weird), []string{"$1", "$2", "$3", "$4"}},
+		{TruncateKeyed(weird), []string{"$1", "$2", "$3"}},
+		{TruncateKeyless(keyless), []string{"$1", "$2", "$3", "$4"}},
+		{CopyChunk(weird, []string{"Id"}, Bounds{Lo: true, Hi: true}), []string{"$1", "$2", "$3", "$4", "$5", "$6"}},
+		{CopyChunk(weird, []string{"Id"}, Bounds{Lo: true}), []string{"$1", "$2", "$3", "$4", "$5"}},
+		{CopyChunk(weird, []string{"Id"}, Bounds{Hi: true}), []string{"$1", "$2", "$3", "$4", "$5"}},
+		{CopyChunk(weird, []string{"Id"}, Bounds{}), []string{"$1", "$2", "$3", "$4"}},
+		{CopyStale, []string{"$1", "$2"}},
 		{Reconcile(keyless), []string{"$1", "$2", "$3", "$4", "$5", "$6"}},
 		{Lock(weird, RowExclusive), nil},
 		{Catalog, []string{"$1", "$2"}},
@@ -125,19 +132,31 @@ func TestUpsertShape(t *testing.T) {
 }
 
 func TestDeleteShape(t *testing.T) {
-	require.Contains(t, DeleteVersions(weird), "SELECT $1::oid::regclass, c.key, c.version, true FROM c ORDER BY c.key")
+	require.Contains(t, DeleteVersions(weird), "SELECT $1::oid::regclass, c.key, c.version, true, c.txid, NULL FROM c ORDER BY c.key")
 	require.NotContains(t, DeleteVersions(weird), "DELETE", "rows are deleted by a later statement, under a newer snapshot")
 	rows := DeleteRows(weird)
-	require.Contains(t, rows, `WHERE v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""`)
+	require.Contains(t, rows, `WHERE v.chunk IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""`)
 }
 
 func TestKeylessShape(t *testing.T) {
 	img := `jsonb_object($5::text[], ARRAY[t."kind"::text, t."x y"::text])`
 	require.Contains(t, Reconcile(keyless), img, "images cover the writable columns only")
-	require.Contains(t, TruncateKeyless(keyless), strings.ReplaceAll(img, "$5", "$3"))
+	require.Contains(t, TruncateKeyless(keyless), strings.ReplaceAll(img, "$5", "$4"))
 	require.Contains(t, Reconcile(keyless), `INSERT INTO "public"."Événements" ("kind", "x y")`)
 	empty := &Table{Schema: "s", Name: "t", Columns: []Column{{Name: "g", Generated: true}}}
 	require.Contains(t, Reconcile(empty), "ARRAY[]::text[]")
+}
+
+func TestCopyChunkShape(t *testing.T) {
+	sql := CopyChunk(weird, []string{"Id", `line "no"`, "größe"}, Bounds{Lo: true, Hi: true})
+	require.Contains(t, sql, `(t."Id", t."line ""no""") >= (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $5::json)) AS b(rec))`)
+	require.Contains(t, sql, `< (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $6::json)) AS b(rec))`)
+	require.Contains(t, sql, "ORDER BY x.key", "keys locked in key order, as changes lock them")
+	require.Contains(t, sql, "pg_visible_in_snapshot(v.txid::text::xid8, $4::pg_snapshot)", "a change the snapshot did not see wins")
+	require.Contains(t, sql, `ON CONFLICT ("Id", "line ""no""") DO UPDATE SET "größe" = excluded."größe"`)
+	require.Equal(t, "true", InRange(weird, "t", Bounds{}, 5))
+	require.Contains(t, InRange(weird, "t", Bounds{Hi: true}, 5), "$5::json", "the only bound passed is $5")
+	require.Contains(t, InRange(weird, "t", Bounds{Lo: true, Hi: true}, 1), "$2::json")
 }
 
 func TestLock(t *testing.T) {

@@ -2,20 +2,23 @@ package dml
 
 import "strings"
 
-// Keyed tables: pgfanout.row_versions holds, per primary key, the version of the newest
-// change applied and whether it was a delete (a tombstone). A change is applied only if it is
-// newer than that version and than the table's truncation watermark, so redelivered,
-// duplicated and reordered changes all converge on the newest one. Winning a key means
-// holding its row_versions row lock until commit, which orders competing transactions per key;
-// keys are locked in key order so overlapping batches do not deadlock.
+// Keyed tables: pgfanout.row_versions holds, per primary key, what the row's state comes from:
+// the newest change applied (its version and source transaction) and whether it was a delete
+// (a tombstone), or a copied chunk (its snapshot; docs/bootstrap.md). A change is applied only
+// if it is newer: than the entry's version, or, for a copied row, than the copy's snapshot
+// (its transaction is not visible in it); and only if it is newer than the table's truncation
+// watermark. So redelivered, duplicated and reordered changes all converge on the newest one,
+// and a change the copy already holds is never applied again. Winning a key means holding its
+// row_versions row lock until commit, which orders competing transactions per key; keys are
+// locked in key order so overlapping batches do not deadlock.
 
 // newest is the CTE "c": per key, the newest change of the batch that is above the
 // watermark. rec is the image parsed by the replica's own input functions, as one value of
 // the table's row type (a bare whole-row alias could be shadowed by a column of that name).
 func newest(t *Table) string {
 	return `c AS (
-  SELECT DISTINCT ON (k.key) k.key, u.version, p.rec
-  FROM unnest($2::bigint[], $3::text[]) AS u(version, img)
+  SELECT DISTINCT ON (k.key) k.key, u.version, u.txid, p.rec
+  FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(version, img, txid)
   CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + t.Ident() + `, u.img::json)) AS p(rec)
   CROSS JOIN LATERAL (SELECT ` + keyArray(t, "(p.rec)") + `) AS k(key)
   WHERE u.version > ` + watermark + `
@@ -23,16 +26,31 @@ func newest(t *Table) string {
 )`
 }
 
-// won is the CTEs "won", the keys of c whose bookkeeping version this batch advanced, and
-// "ws", the same keys as a jsonb object used as a hash set (`?` is a binary search). Joining
-// c to won directly would be planned from a row estimate of 1 (the planner cannot see through
-// the lateral json_populate_record) and nest-loop in O(n²) on big batches.
+// chunkSnapshot is the snapshot of the copy chunk an entry v comes from.
+const chunkSnapshot = "(SELECT s.snapshot FROM pgfanout.copy_chunks s WHERE s.id = v.chunk)"
+
+// newer is the condition under which the change excluded replaces the entry v: a newer
+// version, or, over a copied row, a transaction the copy's snapshot did not see.
+const newer = `CASE WHEN v.chunk IS NULL THEN v.version < excluded.version
+        ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, ` + chunkSnapshot + `) END`
+
+// record is the upsert of the bookkeeping entries of c, deleted says whether they are
+// tombstones.
+func record(deleted string) string {
+	return `INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, chunk)
+  SELECT ` + relid + `, c.key, c.version, ` + deleted + `, c.txid, NULL FROM c ORDER BY c.key
+  ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
+    txid = excluded.txid, chunk = NULL
+  WHERE ` + newer
+}
+
+// won is the CTEs "won", the keys of c whose bookkeeping this batch advanced, and "ws", the
+// same keys as a jsonb object used as a hash set (`?` is a binary search). Joining c to won
+// directly would be planned from a row estimate of 1 (the planner cannot see through the
+// lateral json_populate_record) and nest-loop in O(n²) on big batches.
 func won() string {
 	return `won AS (
-  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted)
-  SELECT ` + relid + `, c.key, c.version, false FROM c ORDER BY c.key
-  ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted
-  WHERE v.version < excluded.version
+  ` + record("false") + `
   RETURNING v.key
 ),
 ws AS (SELECT jsonb_object_agg(won.key::text, true) AS s FROM won)`
@@ -41,21 +59,27 @@ ws AS (SELECT jsonb_object_agg(won.key::text, true) AS s FROM won)`
 // isWon is true for the rows of c that won their key.
 const isWon = "(SELECT ws.s FROM ws) ? c.key::text"
 
-// Upsert writes the rows of a batch of inserts and updates: $2 versions, $3 row images.
-// cols are the columns the images carry (a subset of Writable, in table order); other
-// replica columns keep their values, or their defaults on insert.
+// Upsert writes the rows of a batch of inserts and updates: $2 versions, $3 row images, $4
+// source transaction ids. cols are the columns the images carry (a subset of Writable, in
+// table order); other replica columns keep their values, or their defaults on insert.
 func Upsert(t *Table, cols []string) string {
 	var b strings.Builder
 	b.WriteString("WITH " + newest(t) + ",\n" + won() + "\n")
 	b.WriteString("INSERT INTO " + t.Ident() + " AS t (" + list(cols, "", "") + ") OVERRIDING SYSTEM VALUE\n")
 	b.WriteString("SELECT " + list(cols, "(c.rec).", "") + " FROM c WHERE " + isWon + "\n")
-	b.WriteString("ON CONFLICT (" + list(t.Key, "", "") + ") DO ")
+	b.WriteString(onConflict(t, cols))
+	return b.String()
+}
+
+// onConflict is an upsert's conflict clause on the primary key: the columns the rows carry
+// overwrite the replica's (DO NOTHING when they are all key or identity columns).
+func onConflict(t *Table, cols []string) string {
 	set := updatable(t, cols)
 	if len(set) == 0 {
-		b.WriteString("NOTHING")
-		return b.String()
+		return "ON CONFLICT (" + list(t.Key, "", "") + ") DO NOTHING"
 	}
-	b.WriteString("UPDATE SET ")
+	var b strings.Builder
+	b.WriteString("ON CONFLICT (" + list(t.Key, "", "") + ") DO UPDATE SET ")
 	for i, c := range set {
 		if i > 0 {
 			b.WriteString(", ")
@@ -78,14 +102,11 @@ func updatable(t *Table, cols []string) []string {
 }
 
 // DeleteVersions is the first of the two statements of a batch of deletes: $2 versions, $3 key
-// images (objects holding at least the primary key columns). It records the tombstones, which
-// stop a late, older upsert from bringing the rows back, and locks the keys it won.
+// images (objects holding at least the primary key columns), $4 source transaction ids. It
+// records the tombstones, which stop a late, older upsert from bringing the rows back, and
+// locks the keys it won.
 func DeleteVersions(t *Table) string {
-	return "WITH " + newest(t) + `
-INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted)
-SELECT ` + relid + `, c.key, c.version, true FROM c ORDER BY c.key
-ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted
-WHERE v.version < excluded.version`
+	return "WITH " + newest(t) + "\n" + record("true")
 }
 
 // DeleteRows is the second statement (same parameters): it deletes the rows whose tombstone is
@@ -96,7 +117,7 @@ func DeleteRows(t *Table) string {
 	var b strings.Builder
 	b.WriteString("WITH " + newest(t) + "\n")
 	b.WriteString("DELETE FROM " + t.Ident() + " AS t USING c JOIN pgfanout.row_versions v ON v.relid = " + relid +
-		" AND v.key = c.key\nWHERE v.version = c.version AND v.deleted")
+		" AND v.key = c.key\nWHERE v.chunk IS NULL AND v.version = c.version AND v.deleted")
 	for _, k := range t.Key {
 		b.WriteString(" AND t." + ident(k) + " = (c.rec)." + ident(k))
 	}

@@ -1,20 +1,62 @@
 package dml
 
+import "github.com/jackc/pgx/v5"
+
 // Bookkeeping is the DDL of the replica's bookkeeping schema, run statement by statement in one
 // transaction under BookkeepingLock. Idempotent.
 var Bookkeeping = []string{
 	`CREATE SCHEMA IF NOT EXISTS pgfanout`,
-	// key: jsonb array of the primary key values; deleted: tombstone.
+	// key: jsonb array of the primary key values; deleted: tombstone. An entry is either a
+	// change's (version, txid: its source transaction) or a copy's (chunk: the copied chunk
+	// whose snapshot the row's state comes from; version 0, txid NULL). docs/bootstrap.md.
 	`CREATE TABLE IF NOT EXISTS pgfanout.row_versions (
   relid   regclass NOT NULL,
   key     jsonb    NOT NULL,
   version bigint   NOT NULL,
   deleted boolean  NOT NULL,
+  txid    bigint,
+  chunk   bigint,
   PRIMARY KEY (relid, key)
 ) WITH (fillfactor = 80)`,
 	`CREATE TABLE IF NOT EXISTS pgfanout.truncations (
   relid   regclass PRIMARY KEY,
-  version bigint   NOT NULL
+  version bigint   NOT NULL,
+  txid    bigint
+)`,
+	// The copy of each source table into this replica (docs/bootstrap.md): epoch is the
+	// source's tracked_at it copies (a table tracked anew has a new one and is copied again);
+	// plan numbers the plans (a resync plans again); state is planning, copying, done or
+	// failed (with the reason).
+	`CREATE TABLE IF NOT EXISTS pgfanout.copy_tables (
+  schema_name   text        NOT NULL,
+  table_name    text        NOT NULL,
+  epoch         text        NOT NULL,
+  plan          integer     NOT NULL DEFAULT 0,
+  state         text        NOT NULL,
+  reason        text,
+  chunks        integer     NOT NULL DEFAULT 0,
+  rows_estimate bigint      NOT NULL DEFAULT 0,
+  planned_at    timestamptz,
+  done_at       timestamptz,
+  PRIMARY KEY (schema_name, table_name)
+)`,
+	// The chunks of a copy: primary-key ranges [lo, hi) (key columns as a JSON object; NULL is
+	// unbounded), each copied in one source snapshot and one replica transaction.
+	`CREATE TABLE IF NOT EXISTS pgfanout.copy_chunks (
+  id          bigserial   PRIMARY KEY,
+  schema_name text        NOT NULL,
+  table_name  text        NOT NULL,
+  plan        integer     NOT NULL,
+  ordinal     integer     NOT NULL,
+  lo          jsonb,
+  hi          jsonb,
+  state       text        NOT NULL,
+  snapshot    pg_snapshot,
+  seq_high    bigint,
+  rows        bigint,
+  copied_at   timestamptz,
+  copied_by   text,
+  UNIQUE (schema_name, table_name, plan, ordinal)
 )`,
 	`CREATE TABLE IF NOT EXISTS pgfanout.keyless_events (
   relid   regclass NOT NULL,
@@ -26,6 +68,15 @@ var Bookkeeping = []string{
 	// Hash, not btree: a btree entry cannot exceed ~2.7 kB and an image is a whole row.
 	`CREATE INDEX IF NOT EXISTS keyless_events_image ON pgfanout.keyless_events USING hash (image)`,
 }
+
+// BookkeepingPresent reports whether every bookkeeping table exists (then the DDL is
+// skipped, so a replicator role without CREATE works on a prepared replica).
+const BookkeepingPresent = `SELECT to_regclass('pgfanout.row_versions') IS NOT NULL
+  AND to_regclass('pgfanout.truncations') IS NOT NULL
+  AND to_regclass('pgfanout.keyless_events') IS NOT NULL
+  AND to_regclass('pgfanout.keyless_events_image') IS NOT NULL
+  AND to_regclass('pgfanout.copy_tables') IS NOT NULL
+  AND to_regclass('pgfanout.copy_chunks') IS NOT NULL`
 
 // BookkeepingLock serializes concurrent bookkeeping creation by several replicators, since
 // CREATE … IF NOT EXISTS races with itself: $1 is BookkeepingLockKey.
@@ -46,3 +97,35 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.
 LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
 ORDER BY a.attnum`
+
+// ScanCatalog reads the rows of Catalog into a Table: its relid and the table, or a nil table
+// when the query found none.
+func ScanCatalog(rows pgx.Rows, schema, name string) (uint32, *Table, error) {
+	defer rows.Close()
+	var (
+		relid uint32
+		t     = Table{Schema: schema, Name: name}
+		keys  = map[int]string{}
+	)
+	for rows.Next() {
+		var col Column
+		var keyPos int
+		if err := rows.Scan(&relid, &col.Name, &col.Generated, &col.IdentityAlways, &keyPos); err != nil {
+			return 0, nil, err
+		}
+		t.Columns = append(t.Columns, col)
+		if keyPos > 0 {
+			keys[keyPos] = col.Name
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	if len(t.Columns) == 0 {
+		return 0, nil, nil
+	}
+	for i := 1; i <= len(keys); i++ {
+		t.Key = append(t.Key, keys[i])
+	}
+	return relid, &t, nil
+}

@@ -1,6 +1,6 @@
 WITH w AS (
-  INSERT INTO pgfanout.truncations AS w (relid, version) VALUES ($1::oid::regclass, $2::bigint)
-  ON CONFLICT (relid) DO UPDATE SET version = excluded.version WHERE w.version < excluded.version
+  INSERT INTO pgfanout.truncations AS w (relid, version, txid) VALUES ($1::oid::regclass, $2::bigint, $3::bigint)
+  ON CONFLICT (relid) DO UPDATE SET version = excluded.version, txid = excluded.txid WHERE w.version < excluded.version
   RETURNING w.version
 ),
 gone AS (
@@ -15,7 +15,7 @@ kept AS (
   SELECT jsonb_object_agg(x.toid::text || ':' || x.tid::text, true) AS s FROM (
     SELECT t.tableoid AS toid, t.ctid AS tid, i.image,
            row_number() OVER (PARTITION BY i.image ORDER BY t.tableoid, t.ctid) AS n
-    FROM "public"."Événements" AS t CROSS JOIN LATERAL (SELECT jsonb_object($3::text[], ARRAY[t."kind"::text, t."x y"::text])) AS i(image)
+    FROM "public"."Événements" AS t CROSS JOIN LATERAL (SELECT jsonb_object($4::text[], ARRAY[t."kind"::text, t."x y"::text])) AS i(image)
     WHERE (SELECT m FROM keep) ? i.image::text) x
   WHERE x.n <= ((SELECT m FROM keep) ->> x.image::text)::bigint
 )

@@ -1,0 +1,94 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfanout/pgfanout/internal/dml"
+)
+
+// Chunk is a primary-key range [Lo, Hi) of a source table as one source snapshot saw it
+// (docs/bootstrap.md).
+type Chunk struct {
+	ID       int64  // the chunk's row in pgfanout.copy_chunks: later changes are measured against its snapshot
+	Schema   string // the table, by the names the source tracks it under
+	Table    string
+	Lo, Hi   []byte   // JSON objects of the key columns; nil: unbounded
+	Snapshot string   // pg_snapshot, as text
+	Rows     [][]byte // the rows' images, row_to_json output as the capture writes it
+}
+
+// ErrKeyless: copying a table without a primary key takes the whole table at once (Copy
+// does not apply to it).
+var ErrKeyless = errors.New("the replica table has no primary key")
+
+// ApplyChunk applies c in tx, the caller's replica transaction (which also records the chunk
+// as copied, so that both commit or neither). It returns false, having written nothing, when
+// the copy predates the newest truncate the replica applied to the table: then every row it
+// holds is gone on the source, and every row since arrives as a change. A table or a column
+// the replica lacks is a *DataError.
+func (a *Applier) ApplyChunk(ctx context.Context, tx pgx.Tx, c *Chunk) (bool, error) {
+	if err := a.ensureSchema(ctx); err != nil {
+		return false, err
+	}
+	n := tableName{c.Schema, c.Table}
+	t, err := a.cat.lookup(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	if t.Keyless() {
+		return false, &DataError{Err: fmt.Errorf("%s: %w", n, ErrKeyless)}
+	}
+	cols, err := chunkColumns(t, c)
+	if err != nil {
+		return false, &DataError{Err: fmt.Errorf("%s chunk %d: %w", n, c.ID, err)}
+	}
+	if _, err := tx.Exec(ctx, dml.Lock(&t.Table, dml.RowExclusive)); err != nil {
+		return false, fmt.Errorf("copy into %s: %w", n, err)
+	}
+	var stale bool
+	if err := tx.QueryRow(ctx, dml.CopyStale, t.relid, c.Snapshot).Scan(&stale); err != nil {
+		return false, fmt.Errorf("copy into %s: %w", n, err)
+	}
+	if stale {
+		return false, nil
+	}
+	r := dml.Bounds{Lo: c.Lo != nil, Hi: c.Hi != nil}
+	args := []any{t.relid, c.Rows, c.ID, c.Snapshot}
+	for _, b := range [][]byte{c.Lo, c.Hi} {
+		if b != nil {
+			args = append(args, string(b))
+		}
+	}
+	if _, err := tx.Exec(ctx, t.copy(cols, r), args...); err != nil {
+		return false, fmt.Errorf("copy chunk %d into %s: %w", c.ID, n, err)
+	}
+	return true, nil
+}
+
+// chunkColumns checks that every image carries the same replica columns, primary key
+// included, and returns them in table order (the key alone for an empty chunk).
+func chunkColumns(t *table, c *Chunk) ([]string, error) {
+	if len(c.Rows) == 0 {
+		return t.Key, nil
+	}
+	tp := &tablePlan{t: t}
+	first, err := tp.columns(c.Rows[0], true)
+	if err != nil {
+		return nil, err
+	}
+	sig := string(first)
+	for _, row := range c.Rows[1:] {
+		set, err := tp.columns(row, true)
+		if err != nil {
+			return nil, err
+		}
+		if string(set) != sig {
+			return nil, errors.New("rows of one chunk carry different columns")
+		}
+	}
+	return t.groupColumns(sig), nil
+}

@@ -1,0 +1,189 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/liveness"
+	"github.com/pgfanout/pgfanout/internal/source"
+	"github.com/pgfanout/pgfanout/internal/sourcetest"
+)
+
+// copyStep is one thing that reaches the replica: a batch of changes or a copied chunk.
+type copyStep struct {
+	changes []change.Change
+	chunk   *Chunk
+}
+
+// readChunks copies every chunk of table in one snapshot each, running a few workload
+// statements between two chunks, so that every chunk sees another state of the source.
+func readChunks(t *testing.T, f *fixture, r *rand.Rand, src *source.Source, table string) []*Chunk {
+	t.Helper()
+	ctx := context.Background()
+	def, err := src.Describe(ctx, "public", table)
+	require.NoError(t, err)
+	bounds, err := src.Bounds(ctx, def, 40)
+	require.NoError(t, err)
+	edges := append(append([][]byte{nil}, bounds...), nil)
+	var out []*Chunk
+	for i := 0; i+1 < len(edges); i++ {
+		runWorkload(t, f, r, n(r, 2, 20))
+		snap, rows, err := src.ReadChunk(ctx, def, edges[i], edges[i+1])
+		require.NoError(t, err)
+		out = append(out, &Chunk{Schema: "public", Table: table, Lo: edges[i], Hi: edges[i+1], Snapshot: snap.Text, Rows: rows})
+	}
+	return out
+}
+
+// applyChunk records the chunk in copy_chunks and applies it, in one transaction, as the
+// copier does.
+func (f *fixture) applyChunk(t *testing.T, c *Chunk) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, f.applier.ensureSchema(ctx))
+	tx, err := f.applier.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	require.NoError(t, tx.QueryRow(ctx, `INSERT INTO pgfanout.copy_chunks (schema_name, table_name, plan, ordinal, state, snapshot)
+		VALUES ($1, $2, 1, (SELECT count(*) FROM pgfanout.copy_chunks), 'done', $3::pg_snapshot) RETURNING id`,
+		c.Schema, c.Table, c.Snapshot).Scan(&c.ID))
+	_, err = f.applier.ApplyChunk(ctx, tx, c)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+}
+
+// TestCopyConvergence is the hand-over of docs/bootstrap.md: the changes made before the
+// replica's queue existed are lost (only the copy holds them); chunks are copied in snapshots
+// of their own while writes go on, some twice (a resync); and changes and chunks reach the
+// replica in any order, changes duplicated. The replica must end equal to the source.
+func TestCopyConvergence(t *testing.T) {
+	for _, tc := range []struct {
+		seed   uint64
+		resync bool // more writes after the copy, and a second copy of kv's ranges
+	}{{11, false}, {12, false}, {13, false}, {14, true}, {15, true}, {16, true}} {
+		seed := tc.seed
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 99))
+			f := newFixture(t, workloadDDL...)
+			f.track(t, workloadTables...)
+			runWorkload(t, f, r, 120)
+			f.entries(t) // published before the queue existed: lost, the copy must supply them
+			src, err := source.Open(context.Background(), f.srcURL, liveness.Defaults(), 1)
+			require.NoError(t, err)
+			t.Cleanup(src.Close)
+
+			var chunks []*Chunk
+			for _, tb := range []string{"kv", "kc"} {
+				chunks = append(chunks, readChunks(t, f, r, src, tb)...)
+			}
+			var resync []*Chunk
+			if tc.resync {
+				runWorkload(t, f, r, 40)
+				resync = readChunks(t, f, r, src, "kv") // later snapshots of the same ranges
+				runWorkload(t, f, r, 40)
+			}
+			changes := sourcetest.Flatten(f.entries(t))
+
+			var steps []copyStep
+			for _, b := range deliveries(r, changes) {
+				steps = append(steps, copyStep{changes: b})
+			}
+			for _, c := range chunks {
+				k := r.IntN(len(steps) + 1)
+				steps = append(steps[:k], append([]copyStep{{chunk: c}}, steps[k:]...)...)
+			}
+			// A resync's copy of a range comes after the first copy of it (docs/bootstrap.md).
+			for _, c := range resync {
+				first := 0
+				for i, s := range steps {
+					if s.chunk != nil && s.chunk.Table == c.Table && string(s.chunk.Lo) == string(c.Lo) {
+						first = i + 1
+					}
+				}
+				k := first + r.IntN(len(steps)-first+1)
+				steps = append(steps[:k], append([]copyStep{{chunk: c}}, steps[k:]...)...)
+			}
+			for _, s := range steps {
+				if s.chunk != nil {
+					f.applyChunk(t, s.chunk)
+				} else {
+					f.apply(t, s.changes)
+				}
+			}
+			f.requireSame(t, "public", "kv", "kc") // kl is keyless: not copied here
+		})
+	}
+}
+
+// A copy that predates a truncate the replica already applied must write nothing.
+func TestCopyOlderThanATruncateIsSkipped(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, `CREATE TABLE kv (id int PRIMARY KEY, a text, num numeric)`)
+	f.track(t, "kv")
+	_, err := f.src.Exec(ctx, `INSERT INTO kv SELECT g, 'x', g FROM generate_series(1, 50) g`)
+	require.NoError(t, err)
+	f.entries(t)
+	src, err := source.Open(ctx, f.srcURL, liveness.Defaults(), 1)
+	require.NoError(t, err)
+	t.Cleanup(src.Close)
+	def, err := src.Describe(ctx, "public", "kv")
+	require.NoError(t, err)
+	snap, rows, err := src.ReadChunk(ctx, def, nil, nil)
+	require.NoError(t, err)
+	require.Len(t, rows, 50)
+	_, err = f.src.Exec(ctx, `TRUNCATE kv`)
+	require.NoError(t, err)
+	f.apply(t, sourcetest.Flatten(f.entries(t)))
+	f.applyChunk(t, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, Rows: rows})
+	f.requireSame(t, "public", "kv")
+	var n int
+	require.NoError(t, f.rep.QueryRow(ctx, `SELECT count(*) FROM kv`).Scan(&n))
+	require.Zero(t, n)
+}
+
+// A truncate that arrives after a copy which already saw it must leave the copied rows alone,
+// even when the rows' own changes (seen by the copy, so skipped) came before it.
+func TestTruncateTheCopySawKeepsTheCopy(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, `CREATE TABLE kv (id int PRIMARY KEY, a text, num numeric)`)
+	f.track(t, "kv")
+	for _, q := range []string{
+		`INSERT INTO kv SELECT g, 'old', g FROM generate_series(1, 10) g`,
+		`TRUNCATE kv`,
+		`INSERT INTO kv SELECT g, 'new', g FROM generate_series(11, 20) g`,
+	} {
+		_, err := f.src.Exec(ctx, q)
+		require.NoError(t, err)
+	}
+	src, err := source.Open(ctx, f.srcURL, liveness.Defaults(), 1)
+	require.NoError(t, err)
+	t.Cleanup(src.Close)
+	def, err := src.Describe(ctx, "public", "kv")
+	require.NoError(t, err)
+	snap, rows, err := src.ReadChunk(ctx, def, nil, nil)
+	require.NoError(t, err)
+	f.applyChunk(t, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, Rows: rows})
+
+	var first, truncate, last []change.Change
+	for _, c := range sourcetest.Flatten(f.entries(t)) {
+		switch {
+		case c.Op == change.Truncate:
+			truncate = append(truncate, c)
+		case truncate == nil:
+			first = append(first, c)
+		default:
+			last = append(last, c)
+		}
+	}
+	f.apply(t, last) // seen by the copy: skipped
+	f.apply(t, truncate)
+	f.apply(t, first)
+	f.requireSame(t, "public", "kv")
+}
