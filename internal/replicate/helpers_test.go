@@ -119,23 +119,25 @@ func (r *rig) count(t *testing.T, where string) int {
 	return n
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// queued is the number of ready messages in a queue.
+// queued is the number of ready messages in a queue: a message delivered and not yet
+// acknowledged is not counted.
 func (r *rig) queued(t *testing.T, name string) int {
 	q, err := r.ch.QueueDeclarePassive(name, true, false, false, false, nil)
 	require.NoError(t, err)
 	return q.Messages
+}
+
+// settled waits until the stopped replicator's consumer has left its queue. Its unacknowledged
+// messages return to the queue when the broker has noticed the closed channel, a little after
+// stop returned; a quorum queue returns them in the same step that removes the consumer, so
+// from then on queued counts them.
+func (r *rig) settled(t *testing.T) {
+	t.Helper()
+	testenv.Eventually(t, "the stopped replicator's consumer to leave "+r.cfg.Queue(), 10*time.Second, func() bool {
+		q, err := r.ch.QueueDeclarePassive(r.cfg.Queue(), true, false, false, false, nil)
+		require.NoError(t, err)
+		return q.Consumers == 0
+	})
 }
 
 // drain gets every message of a queue.

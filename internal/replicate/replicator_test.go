@@ -14,9 +14,11 @@ import (
 	"github.com/pgfanout/pgfanout/internal/apply"
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
+	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 func TestReplicatesAndAcknowledges(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	var entries [][]change.Change
 	for i := 0; i < 40; i++ {
@@ -24,10 +26,10 @@ func TestReplicatesAndAcknowledges(t *testing.T) {
 	}
 	r.pub.Entries(t, entries)
 	run := r.start(t, apply.New(r.db))
-	waitFor(t, "1000 rows", 30*time.Second, func() bool { return r.count(t, "true") == 1000 })
-	waitFor(t, "an empty queue", 10*time.Second, func() bool { return r.queued(t, r.cfg.Queue()) == 0 })
+	testenv.Eventually(t, "1000 rows on the replica", 30*time.Second, func() bool { return r.count(t, "true") == 1000 })
 	require.True(t, run.isReady())
 	run.stop(t)
+	r.settled(t)
 	require.Equal(t, 0, r.queued(t, r.cfg.Queue()), "everything acknowledged")
 	require.Equal(t, 1000.0, run.metricsApplied(t))
 }
@@ -44,6 +46,7 @@ func (run *running) metricsApplied(t *testing.T) float64 {
 }
 
 func TestPoisonMessagesAreDeadLettered(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.cfg.MaxAttempts = 2
 	good1 := r.rows("k", 10, "good")
@@ -56,10 +59,13 @@ func TestPoisonMessagesAreDeadLettered(t *testing.T) {
 	r.pub.Raw(t, "public.k", amqp.Publishing{MessageId: "garbage", Body: []byte("not json")})
 	run := r.start(t, apply.New(r.db))
 
-	waitFor(t, "4 dead letters", 30*time.Second, func() bool { return r.queued(t, r.cfg.DeadQueue()) == 4 })
-	require.Equal(t, 20, r.count(t, "v = 'good'"), "good messages are applied around the bad ones")
-	waitFor(t, "an empty queue", 10*time.Second, func() bool { return r.queued(t, r.cfg.Queue()) == 0 })
+	testenv.Eventually(t, "4 dead letters", 30*time.Second, func() bool { return r.queued(t, r.cfg.DeadQueue()) == 4 })
+	// Nothing orders the good messages' commits before the bad ones' dead letters.
+	testenv.Eventually(t, "the 20 good rows, applied around the bad ones", 30*time.Second,
+		func() bool { return r.count(t, "v = 'good'") == 20 })
 	run.stop(t)
+	r.settled(t)
+	require.Equal(t, 0, r.queued(t, r.cfg.Queue()), "every message acknowledged, applied or dead-lettered")
 
 	reasons := map[string]string{}
 	for _, d := range r.drain(t, r.cfg.DeadQueue()) {
@@ -92,16 +98,18 @@ func (f *flaky) Apply(ctx context.Context, changes []change.Change) error {
 }
 
 func TestTransientFailuresKeepMessages(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.pub.Entries(t, [][]change.Change{r.rows("k", 5, "v"), r.rows("k", 5, "v")})
 	f := &flaky{Applier: apply.New(r.db)}
 	f.n.Store(6)
 	run := r.start(t, f)
-	waitFor(t, "10 rows", 30*time.Second, func() bool { return r.count(t, "true") == 10 })
+	testenv.Eventually(t, "10 rows on the replica", 30*time.Second, func() bool { return r.count(t, "true") == 10 })
 	require.GreaterOrEqual(t, f.calls.Load(), int32(7))
 	run.stop(t)
+	r.settled(t)
 	require.Equal(t, 0, r.queued(t, r.cfg.DeadQueue()), "a replica outage never dead-letters")
-	require.Equal(t, 0, r.queued(t, r.cfg.Queue()))
+	require.Equal(t, 0, r.queued(t, r.cfg.Queue()), "everything acknowledged")
 }
 
 // stuck never finishes a batch until its context ends.
@@ -119,6 +127,7 @@ func (s *stuck) Apply(ctx context.Context, _ []change.Change) error {
 }
 
 func TestShutdownReturnsUnackedMessages(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.cfg.ShutdownGrace = 300 * time.Millisecond
 	r.pub.Entries(t, [][]change.Change{r.rows("k", 5, "v"), r.rows("k", 5, "v"), r.rows("k", 5, "v")})
@@ -128,10 +137,12 @@ func TestShutdownReturnsUnackedMessages(t *testing.T) {
 	begin := time.Now()
 	run.stop(t)
 	require.Less(t, time.Since(begin), 3*time.Second)
-	waitFor(t, "messages back in the queue", 10*time.Second, func() bool { return r.queued(t, r.cfg.Queue()) == 3 })
+	r.settled(t)
+	require.Equal(t, 3, r.queued(t, r.cfg.Queue()), "the unacknowledged messages are back in the queue")
 }
 
 func TestTablesFilterSkipsOtherTables(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	var err error
 	r.cfg.Tables, err = ParsePatterns("public.k")
@@ -143,8 +154,11 @@ func TestTablesFilterSkipsOtherTables(t *testing.T) {
 	require.NoError(t, r.ch.PublishWithContext(context.Background(), "", r.cfg.Queue(), false, false, msg))
 	r.pub.Entries(t, [][]change.Change{r.rows("k", 3, "v")})
 	run := r.start(t, apply.New(r.db))
-	waitFor(t, "3 rows", 30*time.Second, func() bool { return r.count(t, "true") == 3 })
-	waitFor(t, "an empty queue", 10*time.Second, func() bool { return r.queued(t, r.cfg.Queue()) == 0 })
+	testenv.Eventually(t, "3 rows on the replica", 30*time.Second, func() bool { return r.count(t, "true") == 3 })
 	run.stop(t)
+	r.settled(t)
+	// Skipped means acknowledged: the other table's message is neither applied, nor
+	// dead-lettered, nor left in the queue.
+	require.Equal(t, 0, r.queued(t, r.cfg.Queue()), "the skipped message was acknowledged")
 	require.Equal(t, 0, r.queued(t, r.cfg.DeadQueue()))
 }
