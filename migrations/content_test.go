@@ -12,6 +12,7 @@ const (
 )
 
 func TestCaptureContent(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		sql  string
 		want []want
@@ -101,6 +102,7 @@ func TestCaptureContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := newSource(t)
 			var serverVersion int
 			s.scalar(&serverVersion, `SELECT current_setting('server_version_num')::int`)
@@ -120,6 +122,7 @@ func TestCaptureContent(t *testing.T) {
 }
 
 func TestOneTransactionSharesATxid(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(keyed + `; CREATE TABLE u (id int PRIMARY KEY); SELECT pgfanout.track('u')`)
 	s.exec(`BEGIN; INSERT INTO t VALUES (1, 'a'); INSERT INTO u VALUES (1); UPDATE t SET v = 'b'; COMMIT`)
@@ -133,6 +136,7 @@ func TestOneTransactionSharesATxid(t *testing.T) {
 }
 
 func TestBacklogView(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(keyed)
 	var entries, changes int64
@@ -154,6 +158,7 @@ func TestBacklogView(t *testing.T) {
 
 // Cascaded foreign-key actions run as statements of their own on the child table.
 func TestForeignKeyCascadesAreCaptured(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(`CREATE TABLE par (id int PRIMARY KEY);
 		CREATE TABLE chi (id int PRIMARY KEY, par int REFERENCES par ON DELETE CASCADE ON UPDATE CASCADE);

@@ -11,6 +11,7 @@ import (
 const maxEntryBytes = 16 << 20
 
 func TestLargeStatementsSplitIntoEntries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		insert     string
@@ -23,6 +24,7 @@ func TestLargeStatementsSplitIntoEntries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := newSource(t)
 			s.exec(keyed)
 			s.exec(tt.insert)
@@ -48,8 +50,10 @@ func TestLargeStatementsSplitIntoEntries(t *testing.T) {
 // A 10 MB row must neither fail the source write (row mode would exceed NOTIFY's 8000-byte
 // payload) nor be truncated in the log.
 func TestTenMegabyteRows(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"wakeup", "row", "off"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			s := newSource(t)
 			l := newListener(t, s.url)
 			s.exec(`CREATE TABLE big (id int PRIMARY KEY, t text, b bytea); SELECT pgfanout.track('big')`)

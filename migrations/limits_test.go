@@ -9,6 +9,7 @@ import (
 // The settings the capture functions pin are what makes TestExactTypeRoundTrip pass: the same
 // row printed by the unusual session itself loses digits and changes formats.
 func TestUnpinnedSessionWouldNotBeExact(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	conn := connectWith(t, s.url, sessions["unusual session"])
 	var row string
@@ -23,6 +24,7 @@ func TestUnpinnedSessionWouldNotBeExact(t *testing.T) {
 // What cannot round-trip exactly. The capture's JSON is exact in each case; the losses come
 // from JSON itself (null) or from json_populate_record, the replica's rebuild (docs/capture.md).
 func TestRoundTripLimits(t *testing.T) {
+	t.Parallel()
 	cols := []column{
 		// json_populate_record builds arrays from JSON arrays with lower bound 1.
 		{"shifted", "integer[]", []string{`'[0:1]={1,2}'`}},

@@ -9,9 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
+	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 func TestNotifyModes(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	l := newListener(t, s.url)
 	s.exec(keyed)
@@ -33,7 +35,8 @@ func TestNotifyModes(t *testing.T) {
 	dead.idle(t, true)
 	require.NoError(t, dead.conn.Close(ctxT(t)))
 	// Close returns before the server's backend has exited and dropped the lock.
-	eventually(t, "the dead publisher's idle lock to go", func() bool { return !sourcetest.PublisherIdle(t, s.conn) })
+	testenv.Eventually(t, "the dead publisher's idle lock to go", 10*time.Second,
+		func() bool { return !sourcetest.PublisherIdle(t, s.conn) })
 	s.exec(`INSERT INTO t VALUES (4, 'd')`)
 	require.Empty(t, l.drain(t, s))
 

@@ -13,6 +13,7 @@ import (
 // A row's versions must grow in the order its changes committed: each UPDATE increments a
 // counter, so sorted by version the captured counter values must be 1, 2, 3…
 func TestVersionsIncreasePerRowAcrossTransactions(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(`CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL);
 		INSERT INTO counter SELECT g, 0 FROM generate_series(1, 3) g;

@@ -177,8 +177,10 @@ func columnTexts(t *testing.T, url, settings string, cols []column) map[string]s
 // Every value survives capture and json_populate_record exactly, whatever the writing
 // session's settings: the capture functions pin the settings that change value output.
 func TestExactTypeRoundTrip(t *testing.T) {
+	t.Parallel()
 	for name, settings := range sessions {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			src, replica := replicate(t, roundTripColumns, settings)
 			for _, read := range []string{settings, `SET extra_float_digits = 3`} {
 				want := columnTexts(t, src, read, roundTripColumns)

@@ -37,6 +37,7 @@ func requireAllowed(t *testing.T, conn *pgx.Conn, stmts ...string) {
 // An application role owning its table writes through capture (SECURITY DEFINER functions)
 // without any access to the change log, and cannot steer capture with its search_path.
 func TestAppRoleWritesButCannotTouchTheLog(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	role, roleURL := testenv.NewRole(t, s.url, "")
 	q := pgx.Identifier{role}.Sanitize()
@@ -98,6 +99,7 @@ func publisherGrants(t *testing.T, role string) string {
 // The documented GRANTs give the publisher exactly its work: fetch and delete entries, take
 // its idle lock, read the backlog, listen; nothing else.
 func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	role, roleURL := testenv.NewRole(t, s.url, "")
 	s.exec(publisherGrants(t, role))
@@ -147,6 +149,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 // Every function runs with a fixed search_path except the two wrappers that must resolve the
 // caller's table name; the capture functions also pin the output settings exactness needs.
 func TestFunctionsPinTheirSettings(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(keyed)
 	rows, err := s.conn.Query(ctxT(t), `SELECT proname, prosecdef, coalesce(array_to_string(proconfig, '|'), ''),

@@ -83,6 +83,7 @@ var generatedCapture = regexp.MustCompile(`^function capture_[0-9]+_(insert|upda
 // leaves the catalog as it was at that version; the tables keep their rows, and going up
 // again captures as before.
 func TestDownFilesUndoTheirUpFiles(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	conn := testenv.Connect(t, url)
 	s := &source{t: t, url: url, conn: conn}

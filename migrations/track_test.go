@@ -32,6 +32,7 @@ func (s *source) texts(sql string, args ...any) []string {
 }
 
 func TestTrackNames(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		ddl         string
@@ -64,6 +65,7 @@ func TestTrackNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := newSource(t)
 			s.exec(tt.ddl)
 			s.exec(`SELECT pgfanout.track($1)`, tt.track)
@@ -97,6 +99,7 @@ func TestTrackNames(t *testing.T) {
 }
 
 func TestTrackResolvesNamesLikeTheCaller(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(`CREATE SCHEMA app; CREATE TABLE app.orders (id int PRIMARY KEY); CREATE TABLE public.orders (id int PRIMARY KEY)`)
 	s.exec(`SET search_path = app, public; SELECT pgfanout.track('orders'); RESET search_path`)
@@ -104,6 +107,7 @@ func TestTrackResolvesNamesLikeTheCaller(t *testing.T) {
 }
 
 func TestTrackRejectsWhatIsNotATable(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(`CREATE TABLE t (id int PRIMARY KEY); CREATE VIEW w AS SELECT * FROM t`)
 	_, err := s.conn.Exec(ctxT(t), `SELECT pgfanout.track('w')`)
@@ -114,6 +118,7 @@ func TestTrackRejectsWhatIsNotATable(t *testing.T) {
 
 // Tracking again after the primary key changed reinstalls capture with the new key.
 func TestTrackAgainAfterKeyChange(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(`CREATE TABLE t (id int PRIMARY KEY, code text NOT NULL); SELECT pgfanout.track('t')`)
 	before := s.triggers("t")
@@ -131,6 +136,7 @@ func TestTrackAgainAfterKeyChange(t *testing.T) {
 }
 
 func TestDroppedTablesAreForgotten(t *testing.T) {
+	t.Parallel()
 	s := newSource(t)
 	s.exec(`CREATE TABLE gone (id int PRIMARY KEY); CREATE TABLE kept (id int PRIMARY KEY);
 		SELECT pgfanout.track('gone'); DROP TABLE gone`)
