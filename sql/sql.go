@@ -33,4 +33,26 @@ var (
 	CopySnapshot string
 	//go:embed tracked_tables.sql
 	TrackedTables string
+	//go:embed table_size.sql
+	TableSize string
+	//go:embed copy_discover.sql
+	CopyDiscover string
+	//go:embed copy_lock_table.sql
+	CopyLockTable string
+	//go:embed copy_supersede.sql
+	CopySupersede string
+	//go:embed copy_plan_chunks.sql
+	CopyPlanChunks string
+	//go:embed copy_planned.sql
+	CopyPlanned string
+	//go:embed copy_claim.sql
+	CopyClaim string
+	//go:embed copy_chunk_done.sql
+	CopyChunkDone string
+	//go:embed copy_finish.sql
+	CopyFinish string
+	//go:embed copy_set_state.sql
+	CopySetState string
+	//go:embed copy_progress.sql
+	CopyProgress string
 )

@@ -49,6 +49,22 @@ func (a *Applier) Apply(ctx context.Context, changes []change.Change) error {
 	return a.try(ctx, changes)
 }
 
+// Describe returns the replica table's definition (a *DataError when it does not exist).
+func (a *Applier) Describe(ctx context.Context, schema, table string) (*dml.Table, error) {
+	t, err := a.cat.lookup(ctx, tableName{schema, table})
+	if err != nil {
+		return nil, err
+	}
+	def := t.Table
+	return &def, nil
+}
+
+// Forget drops the cached definition of a table (after it was created or altered).
+func (a *Applier) Forget(schema, table string) { a.cat.forget([]tableName{{schema, table}}) }
+
+// Pool is the replica pool the applier writes through.
+func (a *Applier) Pool() *pgxpool.Pool { return a.pool }
+
 // Ping checks that the replica answers.
 func (a *Applier) Ping(ctx context.Context) error {
 	if err := a.pool.Ping(ctx); err != nil {
@@ -77,6 +93,9 @@ func names(changes []change.Change) []tableName {
 	}
 	return out
 }
+
+// Prepare creates the replica's bookkeeping schema if it is missing (Apply does too).
+func (a *Applier) Prepare(ctx context.Context) error { return a.ensureSchema(ctx) }
 
 // ensureSchema creates the bookkeeping schema once per Applier. When it already exists the DDL
 // is skipped, so a replicator role without CREATE privilege works on a prepared replica.

@@ -117,6 +117,16 @@ func (s *Source) Bounds(ctx context.Context, t *dml.Table, every int) ([][]byte,
 	return out, nil
 }
 
+// Size estimates a table's rows (the planner's estimate) and bytes on disk.
+func (s *Source) Size(ctx context.Context, schema, table string) (rows, bytes int64, err error) {
+	ctx, cancel := s.live.Call(ctx)
+	defer cancel()
+	if err := s.pool.QueryRow(ctx, queries.TableSize, schema, table).Scan(&rows, &bytes); err != nil {
+		return 0, 0, explain(err, "size "+pgx.Identifier{schema, table}.Sanitize())
+	}
+	return rows, bytes, nil
+}
+
 // Snapshot is a chunk's source snapshot.
 type Snapshot struct {
 	Text    string // pg_snapshot

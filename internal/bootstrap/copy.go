@@ -1,0 +1,137 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/dml"
+	"github.com/pgfanout/pgfanout/internal/retry"
+	queries "github.com/pgfanout/pgfanout/sql"
+)
+
+// idlePoll is how often an idle copy worker looks for a chunk when nothing woke it.
+const idlePoll = 2 * time.Second
+
+// copyLoop copies chunks until ctx ends.
+func (c *Copier) copyLoop(ctx context.Context) error {
+	failures := 0
+	for ctx.Err() == nil {
+		copied, err := c.copyOne(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			delay := retry.Reconnect().Delay(failures)
+			c.log.Warn().Err(err).Dur("retry_in", delay).Msg("copying a chunk failed; it stays pending")
+			_ = retry.Sleep(ctx, delay)
+		case copied:
+			failures = 0
+		default:
+			select {
+			case <-ctx.Done():
+			case <-c.workc():
+			case <-time.After(idlePoll):
+			}
+		}
+	}
+	return nil
+}
+
+// copyOne copies the next pending chunk, if any, in one replica transaction: claim it, read
+// it in a source snapshot, apply it, record it done. A chunk whose table cannot take it (a
+// table or column missing on the replica) fails the table.
+func (c *Copier) copyOne(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ChunkTimeout)
+	defer cancel()
+	tx, err := c.rep.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	ch := &apply.Chunk{}
+	var plan int
+	var lo, hi *string
+	err = tx.QueryRow(ctx, queries.CopyClaim, ChunkPending, StateCopying).Scan(&ch.ID, &ch.Schema, &ch.Table, &plan, &lo, &hi)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim a chunk: %w", err)
+	}
+	ch.Lo, ch.Hi = bytesOf(lo), bytesOf(hi)
+	def, err := c.definition(ctx, ch.Schema, ch.Table, plan)
+	if err != nil {
+		return false, err
+	}
+	snap, rows, err := c.src.ReadChunk(ctx, def, ch.Lo, ch.Hi)
+	if err != nil {
+		return false, err
+	}
+	ch.Snapshot, ch.Rows = snap.Text, rows
+	applied, err := c.applier.ApplyChunk(ctx, tx, ch)
+	var de *apply.DataError
+	if errors.As(err, &de) {
+		_ = tx.Rollback(ctx)
+		return true, c.fail(ctx, ch.Schema, ch.Table, de.Error())
+	}
+	if err != nil {
+		return false, err
+	}
+	state := ChunkDone
+	if !applied {
+		state = ChunkSkipped
+	}
+	if _, err := tx.Exec(ctx, queries.CopyChunkDone, ch.ID, state, snap.Text, snap.SeqHigh, len(rows), c.cfg.Name); err != nil {
+		return false, fmt.Errorf("record chunk %d: %w", ch.ID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("commit chunk %d: %w", ch.ID, err)
+	}
+	c.m.copied(ch.Schema+"."+ch.Table, len(rows))
+	return true, nil
+}
+
+func bytesOf(s *string) []byte {
+	if s == nil {
+		return nil
+	}
+	return []byte(*s)
+}
+
+// defs caches source table definitions per plan.
+type defs struct {
+	mu sync.Mutex
+	m  map[defKey]*dml.Table
+}
+
+type defKey struct {
+	schema, table string
+	plan          int
+}
+
+// definition is the source table's definition, read once per plan.
+func (c *Copier) definition(ctx context.Context, schema, table string, plan int) (*dml.Table, error) {
+	k := defKey{schema, table, plan}
+	c.defs.mu.Lock()
+	def, ok := c.defs.m[k]
+	c.defs.mu.Unlock()
+	if ok {
+		return def, nil
+	}
+	def, err := c.src.Describe(ctx, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	c.defs.mu.Lock()
+	if c.defs.m == nil {
+		c.defs.m = map[defKey]*dml.Table{}
+	}
+	c.defs.m[k] = def
+	c.defs.mu.Unlock()
+	return def, nil
+}
