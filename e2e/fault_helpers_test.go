@@ -158,7 +158,7 @@ func (r *faultRig) converged(timeout time.Duration) time.Duration {
 	r.t.Helper()
 	start := time.Now()
 	var want, got string
-	waitFor(r.t, "the replica to equal the source", timeout, func() bool {
+	testenv.Eventually(r.t, "the replica to equal the source", timeout, func() bool {
 		want, got = checksum(r.t, r.src), checksum(r.t, r.rep)
 		return want == got
 	})

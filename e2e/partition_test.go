@@ -26,6 +26,7 @@ const (
 // stay unready while the partition lasts, and after the heal the replica must converge
 // within convergeWithin, with no restart.
 func TestPartitionHeals(t *testing.T) {
+	t.Parallel() // else the four paths are a block no other test runs beside
 	for _, path := range []string{pathPubSource, pathPubBroker, pathRepBroker, pathRepDB} {
 		t.Run(path, func(t *testing.T) {
 			t.Parallel()
@@ -36,16 +37,16 @@ func TestPartitionHeals(t *testing.T) {
 			if path == pathRepBroker || path == pathRepDB {
 				affected = rpl.addr(t)
 			}
-			waitFor(t, "both ready", 30*time.Second, func() bool {
+			testenv.Eventually(t, "both ready", 30*time.Second, func() bool {
 				return readyz(pub.addr()) == http.StatusOK && readyz(rpl.addr(t)) == http.StatusOK
 			})
 			w := r.write()
-			waitFor(t, "writes flowing", 30*time.Second, func() bool { return w.n.Load() > 100 })
+			testenv.Eventually(t, "writes flowing", 30*time.Second, func() bool { return w.n.Load() > 100 })
 			r.converged(convergeWithin)
 
 			r.paths[path].Blackhole()
 			cut := time.Now()
-			waitFor(t, path+": /readyz 503", detectWithin, func() bool { return readyz(affected) == http.StatusServiceUnavailable })
+			testenv.Eventually(t, path+": /readyz 503", detectWithin, func() bool { return readyz(affected) == http.StatusServiceUnavailable })
 			detected := time.Since(cut)
 			for time.Since(cut) < partitionFor {
 				require.Equal(t, http.StatusServiceUnavailable, readyz(affected), "ready again during the partition")
@@ -57,7 +58,7 @@ func TestPartitionHeals(t *testing.T) {
 			require.NoError(t, w.err)
 			r.converged(convergeWithin)
 			equal := time.Since(healed)
-			waitFor(t, "ready after the heal", 30*time.Second, func() bool { return readyz(affected) == http.StatusOK })
+			testenv.Eventually(t, "ready after the heal", 30*time.Second, func() bool { return readyz(affected) == http.StatusOK })
 			t.Logf("%s: unready %s after the cut; replica equal %s after the heal (%d statements written)",
 				path, detected.Round(time.Millisecond), equal.Round(time.Millisecond), w.n.Load())
 		})
@@ -74,20 +75,20 @@ func TestStandbyTakesOverFromPartitionedLeader(t *testing.T) {
 	t.Parallel()
 	r := newFaultRig(t)
 	a := startPublisher(t, r.pubEnv)
-	waitFor(t, "a leader", 30*time.Second, a.isLeader)
+	testenv.Eventually(t, "a leader", 30*time.Second, a.isLeader)
 	direct := r.pubEnv
 	direct.source, direct.amqpURL = r.srcURL, testenv.AMQPURL(t)
 	b := startPublisher(t, direct)
-	waitFor(t, "b standing by", 30*time.Second, func() bool { return readyz(b.addr()) == http.StatusOK })
+	testenv.Eventually(t, "b standing by", 30*time.Second, func() bool { return readyz(b.addr()) == http.StatusOK })
 	rpl := r.startReplicator()
-	waitFor(t, "replicator ready", 30*time.Second, func() bool { return readyz(rpl.addr(t)) == http.StatusOK })
+	testenv.Eventually(t, "replicator ready", 30*time.Second, func() bool { return readyz(rpl.addr(t)) == http.StatusOK })
 	w := r.write()
 	r.converged(convergeWithin)
 
 	both := watchLeaders(t, a, b)
 	r.paths[pathPubSource].Blackhole()
 	cut := time.Now()
-	waitFor(t, "the standby to lead", takeoverWithin, b.isLeader)
+	testenv.Eventually(t, "the standby to lead", takeoverWithin, b.isLeader)
 	took := time.Since(cut)
 	w.finish()
 	require.NoError(t, w.err)

@@ -26,6 +26,7 @@ func tableDigest(t *testing.T, conn *pgx.Conn, table string) string {
 // TestPipelineRowArrives drives the whole path from the outside: migrate → track →
 // trigger → publisher → RabbitMQ → replicator → replica, then a clean SIGTERM of both.
 func TestPipelineRowArrives(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	publisher, replicator := bins.publisher, bins.replicator
 	srcURL, repURL := testenv.NewDatabase(t), testenv.NewDatabase(t)
@@ -70,10 +71,10 @@ func TestPipelineRowArrives(t *testing.T) {
 
 	for _, table := range []string{`"Sales Dept"."Order.Items"`, "public.log"} {
 		want := tableDigest(t, src, table)
-		waitFor(t, table+" to match the source", 30*time.Second, func() bool { return tableDigest(t, rep, table) == want })
+		testenv.Eventually(t, table+" to match the source", 30*time.Second, func() bool { return tableDigest(t, rep, table) == want })
 	}
 	// Confirmed changes leave the change log.
-	waitFor(t, "the change log to drain", 30*time.Second, func() bool {
+	testenv.Eventually(t, "the change log to drain", 30*time.Second, func() bool {
 		var n int64
 		require.NoError(t, src.QueryRow(ctx, "SELECT changes FROM pgfanout.backlog").Scan(&n))
 		return n == 0

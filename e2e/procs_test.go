@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,7 +23,21 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// parallelTests is how many tests of this package run at once unless -parallel says: they
+// mostly wait (a partition lasts 45 s, nodes start and stop, programs poll), a fraction of a
+// CPU each, so GOMAXPROCS at a time (go test's default, 2 on CI) would leave the machine idle.
+const parallelTests = 4
+
 func runTests(m *testing.M) int {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit && runtime.GOMAXPROCS(0) < parallelTests {
+		if err := flag.Set("test.parallel", strconv.Itoa(parallelTests)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	dir, err := os.MkdirTemp("", "pgfanout-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -62,15 +79,4 @@ func runCmd(t *testing.T, bin string, args ...string) string {
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	require.NoError(t, err, "%s %v:\n%s", filepath.Base(bin), args, out)
 	return string(out)
-}
-
-// waitFor polls cond on the test goroutine (cond may use require) until it holds or timeout
-// passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-	}
 }

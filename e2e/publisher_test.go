@@ -21,13 +21,14 @@ import (
 )
 
 func TestPublisherNormalFlow(t *testing.T) {
+	t.Parallel()
 	env, conn := newPubEnv(t)
 	pubExec(t, conn, `ALTER TABLE t ADD COLUMN doc json`)
 	ch, queue := pubQueue(t, env.amqpURL, env.exchange, "public.t", nil)
 	consumer := pubConsume(t, ch, queue)
 
 	p := startPublisher(t, env)
-	waitFor(t, "leader", 10*time.Second, p.isLeader)
+	testenv.Eventually(t, "leader", 10*time.Second, p.isLeader)
 	ctx := context.Background()
 	big := make([]byte, 5<<19) // hex-encoded below: a 5 MB value
 	_, _ = rand.Read(big)
@@ -71,8 +72,8 @@ func TestPublisherNormalFlow(t *testing.T) {
 	}
 	require.Less(t, len(consumer.messages), 20, "changes travel many to a message")
 
-	waitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
-	waitFor(t, "the idle lock", 10*time.Second, func() bool { return pubIdle(t, conn) })
+	testenv.Eventually(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	testenv.Eventually(t, "the idle lock", 10*time.Second, func() bool { return pubIdle(t, conn) })
 	resp, err := http.Get("http://" + p.addr() + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -83,10 +84,13 @@ func TestPublisherNormalFlow(t *testing.T) {
 	require.Equal(t, "3004", published)
 
 	p.terminate()
+	// At once, not eventually: the publisher releases the lock before it closes the connection
+	// (a closed session's locks last until its backend exited).
 	require.False(t, pubIdle(t, conn), "a stopped publisher releases the idle lock")
 }
 
 func TestPublisherSurvivesRabbitMQRestart(t *testing.T) {
+	t.Parallel() // a private node on ports of its own
 	mq := testenv.StartRabbitMQ(t)
 	env, conn := newPubEnv(t)
 	env.amqpURL, env.exchange = mq.URL(), "pgfanout"
@@ -94,19 +98,19 @@ func TestPublisherSurvivesRabbitMQRestart(t *testing.T) {
 
 	p := startPublisher(t, env)
 	w := startWriter(t, env.source, 1)
-	waitFor(t, "first changes published", 20*time.Second, func() bool {
+	testenv.Eventually(t, "first changes published", 20*time.Second, func() bool {
 		v, _ := p.metric("pgfanout_publisher_changes_published_total")
 		return v != "" && v != "0"
 	})
 	mq.Stop()
 	before := w.rows.Load()
-	waitFor(t, "writes during the outage", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
+	testenv.Eventually(t, "writes during the outage", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
 	mq.Start()
 	before = w.rows.Load()
-	waitFor(t, "writes after the restart", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
+	testenv.Eventually(t, "writes after the restart", 10*time.Second, func() bool { return w.rows.Load() > before+500 })
 	w.finish(t)
 	last := pubLastVersion(t, conn)
-	waitFor(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	testenv.Eventually(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
 
 	amqpConn, err := amqp.Dial(mq.URL())
 	require.NoError(t, err)
@@ -121,13 +125,14 @@ func TestPublisherSurvivesRabbitMQRestart(t *testing.T) {
 }
 
 func TestPublisherKilledMidBatchAndRestarted(t *testing.T) {
+	t.Parallel()
 	env, conn := newPubEnv(t)
 	ch, queue := pubQueue(t, env.amqpURL, env.exchange, "public.t", nil)
 	pubExec(t, conn, `INSERT INTO t SELECT g, 'prefilled' FROM generate_series(1000001, 1100000) g`)
 	w := startWriter(t, env.source, 1)
 
 	p := startPublisher(t, env, "--batch-size", "2000")
-	waitFor(t, "first messages published", 20*time.Second, func() bool {
+	testenv.Eventually(t, "first messages published", 20*time.Second, func() bool {
 		v, _ := p.metric("pgfanout_publisher_messages_published_total")
 		return v != "" && v != "0"
 	})
@@ -137,7 +142,7 @@ func TestPublisherKilledMidBatchAndRestarted(t *testing.T) {
 	p = startPublisher(t, env)
 	w.finish(t)
 	last := pubLastVersion(t, conn)
-	waitFor(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	testenv.Eventually(t, "empty change log", 60*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
 	c := pubConsume(t, ch, queue)
 	c.until(last, 30*time.Second)
 	t.Logf("%d changes, %d published twice", last, c.dups)
@@ -145,6 +150,7 @@ func TestPublisherKilledMidBatchAndRestarted(t *testing.T) {
 }
 
 func TestPublisherRecoversFromCutPostgresConnections(t *testing.T) {
+	t.Parallel()
 	env, conn := newPubEnv(t)
 	ch, queue := pubQueue(t, env.amqpURL, env.exchange, "public.t", nil)
 	c := pubConsume(t, ch, queue)
@@ -152,7 +158,7 @@ func TestPublisherRecoversFromCutPostgresConnections(t *testing.T) {
 	admin := testenv.Connect(t, testenv.PGURL(t))
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
-		waitFor(t, "the publisher's connections", 10*time.Second, func() bool {
+		testenv.Eventually(t, "the publisher's connections", 10*time.Second, func() bool {
 			var n int
 			require.NoError(t, admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1
 				AND application_name IN ('pgfanout-publisher', 'pgfanout-publisher-listen')`, conn.Config().Database).Scan(&n))
@@ -160,21 +166,23 @@ func TestPublisherRecoversFromCutPostgresConnections(t *testing.T) {
 		})
 		_, err := conn.Exec(ctx, `INSERT INTO t SELECT g, 'x' FROM generate_series($1::int, $1 + 99) g`, round*100+1)
 		require.NoError(t, err)
-		_, err = admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-			WHERE datname = $1 AND application_name LIKE 'pgfanout-publisher%'`, conn.Config().Database)
-		require.NoError(t, err)
+		// Returns once the cut backends have exited: until then they are listed, and the next
+		// round would count them as the publisher's connections and cut them again.
+		cut := testenv.TerminateBackends(t, admin, conn.Config().Database, "pgfanout-publisher%")
+		require.Positive(t, cut, "round %d cut nothing", round)
 	}
 	c.until(300, 30*time.Second)
-	waitFor(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
+	testenv.Eventually(t, "empty change log", 10*time.Second, func() bool { return pubBacklog(t, conn) == 0 })
 	p.terminate()
 }
 
+// Not in parallel with the others: it holds the takeover to 5 s.
 func TestPublisherStandbyTakesOver(t *testing.T) {
 	env, conn := newPubEnv(t)
 	ch, queue := pubQueue(t, env.amqpURL, env.exchange, "public.t", nil)
 	c := pubConsume(t, ch, queue)
 	a, b := startPublisher(t, env), startPublisher(t, env)
-	waitFor(t, "a leader", 10*time.Second, func() bool { return a.isLeader() || b.isLeader() })
+	testenv.Eventually(t, "a leader", 10*time.Second, func() bool { return a.isLeader() || b.isLeader() })
 
 	var both atomic.Bool
 	stop := make(chan struct{})
@@ -213,6 +221,7 @@ func TestPublisherStandbyTakesOver(t *testing.T) {
 }
 
 func TestPublisherRoutesEscapedNames(t *testing.T) {
+	t.Parallel()
 	env, conn := newPubEnv(t)
 	schema, table := `we.ird "s" ü`, `t a*b#%`
 	qualified := pgx.Identifier{schema, table}.Sanitize()
@@ -233,6 +242,7 @@ func TestPublisherRoutesEscapedNames(t *testing.T) {
 }
 
 func TestPublisherHelpListsFlagsAndEnv(t *testing.T) {
+	t.Parallel()
 	bin := bins.publisher
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -253,6 +263,7 @@ func TestPublisherHelpListsFlagsAndEnv(t *testing.T) {
 }
 
 func TestPublisherNeverLogsPasswords(t *testing.T) {
+	t.Parallel()
 	env, _ := newPubEnv(t)
 	pgSecret, mqSecret := testenv.UniqueName("pgSecret"), testenv.UniqueName("mqSecret")
 	withPassword := func(raw, password string) string {
@@ -265,7 +276,7 @@ func TestPublisherNeverLogsPasswords(t *testing.T) {
 	// publisher logs connection errors for the URL carrying it.
 	env.source, env.amqpURL = withPassword(env.source, pgSecret), withPassword(env.amqpURL, mqSecret)
 	p := startPublisher(t, env)
-	waitFor(t, "the RabbitMQ failure logged", 20*time.Second, func() bool {
+	testenv.Eventually(t, "the RabbitMQ failure logged", 20*time.Second, func() bool {
 		return strings.Contains(p.Output(), `"target":"rabbitmq"`)
 	})
 	p.terminate()

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,22 +127,14 @@ func (e *repEnv) publish(t *testing.T) int {
 	return len(entries)
 }
 
-// converged waits until every table of the replica equals the source.
+// converged waits until every table of the replica equals the source, all within timeout.
 func (e *repEnv) converged(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for _, tb := range repTables {
 		want := sourcetest.Dump(t, e.src, "public", tb)
-		for {
-			got := sourcetest.Dump(t, e.rep, "public", tb)
-			if fmt.Sprint(got) == fmt.Sprint(want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				require.Equal(t, want, got, "table %s did not converge within %s", tb, timeout)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		testenv.Eventually(t, fmt.Sprintf("replica table %s to equal the source's (%d rows)", tb, len(want)),
+			time.Until(deadline), func() bool { return slices.Equal(sourcetest.Dump(t, e.rep, "public", tb), want) })
 	}
 }
 

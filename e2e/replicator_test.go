@@ -12,11 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/proctest"
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
+	t.Parallel()
 	bin := bins.replicator
 	for _, args := range [][]string{{"--help"}, {"declare", "--help"}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
@@ -42,6 +44,7 @@ func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
 }
 
 func TestReplicatorDeclareCreatesQueueAndBindings(t *testing.T) {
+	t.Parallel()
 	bin := bins.replicator
 	amqpURL, exchange, name := testenv.AMQPURL(t), testenv.UniqueName("pgf_x"), testenv.UniqueName("pgf_r")
 	queue := "pgfanout." + name
@@ -68,6 +71,7 @@ func TestReplicatorDeclareCreatesQueueAndBindings(t *testing.T) {
 }
 
 func TestReplicatorsConvergeUnderLoad(t *testing.T) {
+	t.Parallel()
 	e := newRepEnv(t, "", "")
 	var procs []*repProc
 	for i := 0; i < 3; i++ {
@@ -93,13 +97,14 @@ func TestReplicatorsConvergeUnderLoad(t *testing.T) {
 }
 
 func TestReplicatorKilledMidBatchConverges(t *testing.T) {
+	t.Parallel()
 	e := newRepEnv(t, "", "")
 	for round := 0; round < 20; round++ {
 		e.workload(t, 15)
 		e.publish(t)
 	}
 	p := e.start(t, "--batch-size", "2", "--batch-wait", "1ms")
-	waitFor(t, "a first batch applied", 30*time.Second, func() bool { return p.applied(t) > 0 })
+	testenv.Eventually(t, "a first batch applied", 30*time.Second, func() bool { return p.applied(t) > 0 })
 	p.kill(t)
 	e.workload(t, 20)
 	e.publish(t)
@@ -109,6 +114,7 @@ func TestReplicatorKilledMidBatchConverges(t *testing.T) {
 }
 
 func TestReplicatorDeadLettersPoisonAndContinues(t *testing.T) {
+	t.Parallel()
 	e := newRepEnv(t, "", "")
 	// A password in the replica URL (trust auth ignores it) must never reach the log.
 	e.repURL = strings.Replace(e.repURL, "postgres@", "postgres:s3cret-pw@", 1)
@@ -128,7 +134,7 @@ func TestReplicatorDeadLettersPoisonAndContinues(t *testing.T) {
 
 	ch := testenv.AMQPChannel(t)
 	dead := map[string]string{}
-	waitFor(t, "2 dead letters", 30*time.Second, func() bool {
+	testenv.Eventually(t, "2 dead letters", 30*time.Second, func() bool {
 		d, ok, err := ch.Get("pgfanout."+e.name+".dead", true)
 		require.NoError(t, err)
 		if ok {
@@ -138,13 +144,19 @@ func TestReplicatorDeadLettersPoisonAndContinues(t *testing.T) {
 	})
 	require.Contains(t, dead["poison-1"], "not a pgfanout message")
 	require.Contains(t, dead["poison-2"], "no_such_column")
-	_, metrics := p.get(t, "/metrics")
-	require.Contains(t, metrics, "pgfanout_replicator_dead_lettered_total 2")
+	// Counted after the dead letter's confirm and the original's ack: a dead letter can be in
+	// its queue before it is counted.
+	testenv.Eventually(t, "2 dead letters counted", 10*time.Second, func() bool {
+		v, err := proctest.Counter(p.addr(t), "pgfanout_replicator_dead_lettered_total")
+		require.NoError(t, err)
+		return v == 2
+	})
 	p.terminate(t)
 	require.NotContains(t, p.Output(), "s3cret-pw")
 }
 
 func TestReplicatorSurvivesReplicaRestart(t *testing.T) {
+	t.Parallel() // a private server on a port of its own
 	pg := testenv.StartPostgres(t)
 	sourcetest.Exec(t, sourcetest.Connect(t, pg.URL), `CREATE DATABASE replica`)
 	e := newRepEnv(t, testenv.WithDatabase(t, pg.URL, "replica"), "")
@@ -157,7 +169,7 @@ func TestReplicatorSurvivesReplicaRestart(t *testing.T) {
 	pg.Stop(t)
 	e.workload(t, 40)
 	e.publish(t)
-	waitFor(t, "/readyz to fail while the replica is down", 30*time.Second, func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
+	testenv.Eventually(t, "/readyz to fail while the replica is down", 30*time.Second, func() bool { code, _ := p.get(t, "/readyz"); return code == 503 })
 	pg.Start(t)
 	e.rep = sourcetest.Connect(t, e.repURL)
 	e.converged(t, time.Minute)
@@ -170,7 +182,8 @@ func TestReplicatorSurvivesReplicaRestart(t *testing.T) {
 }
 
 func TestReplicatorSurvivesRabbitMQRestart(t *testing.T) {
-	mq := testenv.StartRabbitMQ(t) // private: the shared broker is never stopped
+	t.Parallel()
+	mq := testenv.StartRabbitMQ(t) // private, on ports of its own: the shared broker is never stopped
 	e := newRepEnv(t, "", mq.URL())
 	p := e.start(t, "--batch-size", "10")
 	e.workload(t, 30)
