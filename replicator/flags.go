@@ -18,6 +18,8 @@ const defaultHTTPAddr = "127.0.0.1:9188"
 // options are the values of all commands' flags.
 type options struct {
 	replicaURL   string
+	sourceURL    string
+	copyWorkers  int
 	amqpURL      string
 	replicaName  string
 	exchange     string
@@ -38,6 +40,8 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	fs := cli.NewFlagSet(name, out)
 	fs.StringVar(&o.replicaURL, "replica-url", "", "replica PostgreSQL `URL` (postgres://user:password@host:5432/db)")
 	fs.StringVar(&o.amqpURL, "amqp-url", "", "RabbitMQ `URL` (amqp://user:password@host:5672/vhost)")
+	fs.StringVar(&o.sourceURL, "source-url", "", "source PostgreSQL `URL` (a read-only role): copy the tracked tables this replica has not copied; empty: no copy")
+	fs.IntVar(&o.copyWorkers, "copy-workers", 1, "chunks copied at once (with --source-url)")
 	fs.StringVar(&o.replicaName, "replica-name", "", "`name` of this replica; its queue is pgfanout.<name> (default: from the replica URL's host, port and database)")
 	fs.StringVar(&o.exchange, "exchange", "pgfanout", "`name` of the durable topic exchange the publisher writes to")
 	fs.StringVar(&o.tables, "tables", "*.*", "comma-separated schema.table `patterns` to replicate; * matches a whole name, \"quote\" names with dots")
@@ -60,8 +64,8 @@ func (o *options) config() (replicate.Config, error) {
 		return replicate.Config{}, cli.Required("replica-url")
 	case o.amqpURL == "":
 		return replicate.Config{}, cli.Required("amqp-url")
-	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait <= 0 || o.workers <= 0:
-		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --batch-wait, --prefetch, --max-attempts and --workers must be positive"}
+	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait <= 0 || o.workers <= 0 || o.copyWorkers <= 0:
+		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --batch-wait, --prefetch, --max-attempts, --workers and --copy-workers must be positive"}
 	}
 	tables, err := replicate.ParsePatterns(o.tables)
 	if err != nil {
@@ -80,7 +84,7 @@ func (o *options) config() (replicate.Config, error) {
 		return replicate.Config{}, cli.UsageError{Msg: "--replica-url: " + err.Error()}
 	}
 	return replicate.Config{
-		ReplicaURL: o.replicaURL, AMQPURL: o.amqpURL, Exchange: o.exchange, ReplicaName: name, Tables: tables,
+		ReplicaURL: o.replicaURL, SourceURL: o.sourceURL, CopyWorkers: o.copyWorkers, AMQPURL: o.amqpURL, Exchange: o.exchange, ReplicaName: name, Tables: tables,
 		BatchSize: o.batchSize, BatchChanges: o.batchChanges, BatchWait: o.batchWait,
 		Prefetch: o.prefetch, MaxAttempts: o.maxAttempts, Workers: o.workers, Liveness: o.liveness,
 	}, nil

@@ -41,8 +41,12 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info().Str("replica", redact.URL(o.replicaURL)).Str("amqp", redact.URL(o.amqpURL)).
-		Str("replica_name", cfg.ReplicaName).Msg("starting")
+	ev := log.Info().Str("replica", redact.URL(o.replicaURL)).Str("amqp", redact.URL(o.amqpURL)).
+		Str("replica_name", cfg.ReplicaName)
+	if o.sourceURL != "" {
+		ev = ev.Str("source", redact.URL(o.sourceURL))
+	}
+	ev.Msg("starting")
 	return cli.Serve(ctx, "replicator", log, srv, rep)
 }
 

@@ -13,11 +13,12 @@ import (
 // Chunk is a primary-key range [Lo, Hi) of a source table as one source snapshot saw it
 // (docs/bootstrap.md).
 type Chunk struct {
-	ID       int64  // the chunk's row in pgfanout.copy_chunks: later changes are measured against its snapshot
+	ID       int64  // the chunk's row in pgfanout.copy_chunks
 	Schema   string // the table, by the names the source tracks it under
 	Table    string
 	Lo, Hi   []byte   // JSON objects of the key columns; nil: unbounded
-	Snapshot string   // pg_snapshot, as text
+	Snapshot string   // pg_snapshot, as text: later changes are measured against it
+	SeqHigh  int64    // the version sequence when the snapshot was taken
 	Rows     [][]byte // the rows' images, row_to_json output as the capture writes it
 }
 
@@ -57,7 +58,7 @@ func (a *Applier) ApplyChunk(ctx context.Context, tx pgx.Tx, c *Chunk) (bool, er
 		return false, nil
 	}
 	r := dml.Bounds{Lo: c.Lo != nil, Hi: c.Hi != nil}
-	args := []any{t.relid, c.Rows, c.ID, c.Snapshot}
+	args := []any{t.relid, c.Rows, c.SeqHigh, c.Snapshot}
 	for _, b := range [][]byte{c.Lo, c.Hi} {
 		if b != nil {
 			args = append(args, string(b))

@@ -126,8 +126,10 @@ func newWorkloadFixture(t *testing.T, r *rand.Rand) (*fixture, []change.Change) 
 }
 
 func TestConvergence(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{1, 2, 3, 4} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			r := rand.New(rand.NewPCG(seed, 42))
 			f, changes := newWorkloadFixture(t, r)
 			for _, b := range deliveries(r, changes) {
@@ -141,8 +143,10 @@ func TestConvergence(t *testing.T) {
 // TestConcurrentAppliers applies one stream through several Appliers at once, as competing
 // replicator processes do: overlapping batches, the same change in flight twice.
 func TestConcurrentAppliers(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{7, 8} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			r := rand.New(rand.NewPCG(seed, 42))
 			f, changes := newWorkloadFixture(t, r)
 			batches := make(chan []change.Change)
@@ -151,10 +155,21 @@ func TestConcurrentAppliers(t *testing.T) {
 			p := pool.New().WithErrors().WithContext(ctx)
 			for w := 0; w < 3; w++ {
 				a := New(newPool(t, f.repURL))
-				p.Go(func(ctx context.Context) error { return applyAll(ctx, a, batches) })
+				p.Go(func(ctx context.Context) error {
+					err := applyAll(ctx, a, batches)
+					if err != nil {
+						cancel() // the others stop too, and so does the feed below
+					}
+					return err
+				})
 			}
+		feed: // an unbuffered send no applier takes would hang the test rather than fail it
 			for _, b := range deliveries(r, changes) {
-				batches <- b
+				select {
+				case batches <- b:
+				case <-ctx.Done():
+					break feed
+				}
 			}
 			close(batches)
 			require.NoError(t, p.Wait())

@@ -13,6 +13,7 @@ import (
 	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/source"
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
+	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 // copyStep is one thing that reaches the replica: a batch of changes or a copied chunk.
@@ -36,7 +37,7 @@ func readChunks(t *testing.T, f *fixture, r *rand.Rand, src *source.Source, tabl
 		runWorkload(t, f, r, n(r, 2, 20))
 		snap, rows, err := src.ReadChunk(ctx, def, edges[i], edges[i+1])
 		require.NoError(t, err)
-		out = append(out, &Chunk{Schema: "public", Table: table, Lo: edges[i], Hi: edges[i+1], Snapshot: snap.Text, Rows: rows})
+		out = append(out, &Chunk{Schema: "public", Table: table, Lo: edges[i], Hi: edges[i+1], Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows})
 	}
 	return out
 }
@@ -141,7 +142,7 @@ func TestCopyOlderThanATruncateIsSkipped(t *testing.T) {
 	_, err = f.src.Exec(ctx, `TRUNCATE kv`)
 	require.NoError(t, err)
 	f.apply(t, sourcetest.Flatten(f.entries(t)))
-	f.applyChunk(t, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, Rows: rows})
+	f.applyChunk(t, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows})
 	f.requireSame(t, "public", "kv")
 	var n int
 	require.NoError(t, f.rep.QueryRow(ctx, `SELECT count(*) FROM kv`).Scan(&n))
@@ -169,7 +170,7 @@ func TestTruncateTheCopySawKeepsTheCopy(t *testing.T) {
 	require.NoError(t, err)
 	snap, rows, err := src.ReadChunk(ctx, def, nil, nil)
 	require.NoError(t, err)
-	f.applyChunk(t, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, Rows: rows})
+	f.applyChunk(t, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows})
 
 	var first, truncate, last []change.Change
 	for _, c := range sourcetest.Flatten(f.entries(t)) {
@@ -185,5 +186,46 @@ func TestTruncateTheCopySawKeepsTheCopy(t *testing.T) {
 	f.apply(t, last) // seen by the copy: skipped
 	f.apply(t, truncate)
 	f.apply(t, first)
+	f.requireSame(t, "public", "kv")
+}
+
+// A change that waits for the locks of a chunk being applied, and newer than the chunk's
+// snapshot, must still be applied once the chunk commits: the statement that waited sees the
+// chunk's entries as committed, but nothing else the chunk wrote (docs/bootstrap.md).
+func TestChangeWaitingForAChunkIsApplied(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, `CREATE TABLE kv (id int PRIMARY KEY, a text, num numeric)`)
+	f.track(t, "kv")
+	_, err := f.src.Exec(ctx, `INSERT INTO kv SELECT g, 'copied', g FROM generate_series(1, 10) g`)
+	require.NoError(t, err)
+	f.entries(t)
+	src, err := source.Open(ctx, f.srcURL, liveness.Defaults(), 1)
+	require.NoError(t, err)
+	t.Cleanup(src.Close)
+	def, err := src.Describe(ctx, "public", "kv")
+	require.NoError(t, err)
+	snap, rows, err := src.ReadChunk(ctx, def, nil, nil)
+	require.NoError(t, err)
+	_, err = f.src.Exec(ctx, `UPDATE kv SET a = 'newer' WHERE id = 3`)
+	require.NoError(t, err)
+	update := sourcetest.Flatten(f.entries(t))
+
+	require.NoError(t, f.applier.ensureSchema(ctx))
+	tx, err := f.applier.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = f.applier.ApplyChunk(ctx, tx, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows})
+	require.NoError(t, err)
+	applied := make(chan error, 1)
+	other := New(newPool(t, f.repURL))
+	go func() { applied <- other.Apply(ctx, update) }()
+	testenv.Eventually(t, "the change to wait for the chunk's locks", 30*time.Second, func() bool {
+		var waiting bool
+		require.NoError(t, f.rep.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting))
+		return waiting
+	})
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-applied)
 	f.requireSame(t, "public", "kv")
 }

@@ -30,6 +30,7 @@ func replicaRows(t *testing.T, f *fixture, table string) []string {
 }
 
 func TestTruncateWatermark(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, `CREATE TABLE k (id int PRIMARY KEY, v text)`, `CREATE TABLE l (v text)`)
 	// Applied in this order: a newer upsert, the truncate, then late older changes.
 	f.apply(t, []change.Change{
@@ -55,6 +56,7 @@ func TestTruncateWatermark(t *testing.T) {
 }
 
 func TestTombstoneBlocksOlderUpsert(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, `CREATE TABLE k (id int PRIMARY KEY, v text)`)
 	f.apply(t, []change.Change{ch("k", 5, change.Delete, `{"id":1}`, "")})
 	f.apply(t, []change.Change{ch("k", 3, change.Insert, `{"id":1}`, `{"id":1,"v":"resurrected?"}`)})
@@ -65,6 +67,7 @@ func TestTombstoneBlocksOlderUpsert(t *testing.T) {
 
 // TestKeylessBaseline: rows a replica held before replication are adjusted, not replaced.
 func TestKeylessBaseline(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, `CREATE TABLE l (v text)`)
 	sourcetest.Exec(t, f.rep, `INSERT INTO l VALUES ('x'), ('x'), ('y')`)
 	f.apply(t, []change.Change{
@@ -78,6 +81,7 @@ func TestKeylessBaseline(t *testing.T) {
 
 // TestCatalogRefresh: a column added on the replica after the table was described is used.
 func TestCatalogRefresh(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, `CREATE TABLE k (id int PRIMARY KEY)`)
 	f.apply(t, []change.Change{ch("k", 1, change.Insert, `{"id":1}`, `{"id":1}`)})
 	sourcetest.Exec(t, f.rep, `ALTER TABLE k ADD COLUMN v text`)
@@ -86,6 +90,7 @@ func TestCatalogRefresh(t *testing.T) {
 }
 
 func TestDataErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t,
 		`CREATE TABLE k (id int PRIMARY KEY, v text CHECK (v <> 'bad'), u int UNIQUE)`,
 		`CREATE TABLE l (v text)`)
@@ -113,6 +118,7 @@ func TestDataErrors(t *testing.T) {
 
 // TestWeirdNames: names needing quoting everywhere, through capture and apply.
 func TestWeirdNames(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t,
 		`CREATE SCHEMA "Sales ""EU"""`,
 		`CREATE TABLE "Sales ""EU"""."Orders; DROP TABLE x; --" ("Id" int, "line ""no""" text, "größe" numeric,
@@ -135,6 +141,7 @@ func TestWeirdNames(t *testing.T) {
 // TestReplicaOnlyColumns: a keyed replica table may have columns the source lacks; inserts
 // give them their defaults and updates leave them alone.
 func TestReplicaOnlyColumns(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, `CREATE TABLE k (id int PRIMARY KEY, v text)`)
 	sourcetest.Exec(t, f.rep, `ALTER TABLE k ADD COLUMN note text NOT NULL DEFAULT 'local'`)
 	f.apply(t, []change.Change{ch("k", 1, change.Insert, `{"id":1}`, `{"id":1,"v":"a"}`)})
@@ -147,6 +154,7 @@ func TestReplicaOnlyColumns(t *testing.T) {
 // TestUnreachableReplicaIsTransient: a replica that refuses the connection (here: its database
 // does not exist) must be waited for, never blamed on the changes.
 func TestUnreachableReplicaIsTransient(t *testing.T) {
+	t.Parallel()
 	a := New(newPool(t, testenv.WithDatabase(t, testenv.PGURL(t), testenv.UniqueName("no_such_db"))))
 	err := a.Apply(context.Background(), []change.Change{ch("k", 1, change.Insert, `{"id":1}`, `{"id":1}`)})
 	require.Error(t, err)

@@ -52,6 +52,7 @@ const typedColumns = `id, num, f8, f4, i2, i8, b, by, ts, tstz, d, tm, ttz, iv, 
 	txt, ia, ta, j, jb, e, dom, comp, comps, r, tr, p, x, tv`
 
 func TestExactTypes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, typesDDL...)
 	f.track(t, "typed", "typed_keyless")
 	sourcetest.Exec(t, f.src, typedRows...)
@@ -73,6 +74,7 @@ func TestExactTypes(t *testing.T) {
 
 // TestLargeValues: a 10 MB text and a 5 MB bytea value, keyed and keyless.
 func TestLargeValues(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, `CREATE TABLE big (id int PRIMARY KEY, t text, b bytea)`, `CREATE TABLE big_keyless (t text, b bytea)`)
 	f.track(t, "big", "big_keyless")
 	sourcetest.Exec(t, f.src,

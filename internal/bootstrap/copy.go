@@ -72,7 +72,7 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ch.Snapshot, ch.Rows = snap.Text, rows
+	ch.Snapshot, ch.SeqHigh, ch.Rows = snap.Text, snap.SeqHigh, rows
 	applied, err := c.applier.ApplyChunk(ctx, tx, ch)
 	var de *apply.DataError
 	if errors.As(err, &de) {

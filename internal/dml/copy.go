@@ -9,7 +9,8 @@ import (
 // table in one snapshot S. Applying it makes each key of the range take the copy's state,
 // present (the copied row) or absent, unless the key's state is already newer than S: an
 // entry from a change whose source transaction S did not see. Keys that take the copy's state
-// get a copy entry (chunk = the chunk's id, whose snapshot later changes are measured against).
+// get a copy entry (snap = S, which later changes are measured against; version = the version
+// sequence when S was taken).
 
 // Bounds says which ends of a chunk's range are bounded.
 type Bounds struct{ Lo, Hi bool }
@@ -44,7 +45,8 @@ func InRange(t *Table, a string, r Bounds, first int) string {
 }
 
 // CopyChunk applies a copied chunk in one statement: $2 the copied rows' images, $3 the
-// chunk's id, $4 its snapshot (pg_snapshot text), then the bounds InRange takes. cols are the
+// version sequence when its snapshot was taken, $4 the snapshot (pg_snapshot text), then the
+// bounds InRange takes. cols are the
 // columns the images carry. The bookkeeping entries of the whole range are taken in key order
 // first, as every apply transaction takes them, so a copy and batches of changes cannot
 // deadlock. Rows are then written only for keys the copy won; a replica row of the range that
@@ -64,11 +66,11 @@ absent AS (
   WHERE ` + InRange(t, "t", r, 5) + ` AND NOT coalesce((SELECT cs.s FROM cs) ? k.key::text, false)
 ),
 won AS (
-  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, chunk)
-  SELECT ` + relid + `, x.key, 0, x.deleted, NULL, $3::bigint
+  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
+  SELECT ` + relid + `, x.key, $3::bigint, x.deleted, NULL, $4::pg_snapshot
   FROM (SELECT c.key, false AS deleted FROM c UNION ALL SELECT a.key, true FROM absent a) x ORDER BY x.key
-  ON CONFLICT (relid, key) DO UPDATE SET version = 0, deleted = excluded.deleted, txid = NULL, chunk = excluded.chunk
-  WHERE v.chunk IS NOT NULL OR pg_visible_in_snapshot(v.txid::text::xid8, $4::pg_snapshot)
+  ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, txid = NULL, snap = excluded.snap
+  WHERE v.snap IS NOT NULL OR pg_visible_in_snapshot(v.txid::text::xid8, $4::pg_snapshot)
   RETURNING v.key, v.deleted
 ),
 ws AS (SELECT jsonb_object_agg(won.key::text, won.deleted) AS s FROM won),

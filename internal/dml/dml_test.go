@@ -135,7 +135,7 @@ func TestDeleteShape(t *testing.T) {
 	require.Contains(t, DeleteVersions(weird), "SELECT $1::oid::regclass, c.key, c.version, true, c.txid, NULL FROM c ORDER BY c.key")
 	require.NotContains(t, DeleteVersions(weird), "DELETE", "rows are deleted by a later statement, under a newer snapshot")
 	rows := DeleteRows(weird)
-	require.Contains(t, rows, `WHERE v.chunk IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""`)
+	require.Contains(t, rows, `WHERE v.snap IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""`)
 }
 
 func TestKeylessShape(t *testing.T) {

@@ -26,21 +26,18 @@ func newest(t *Table) string {
 )`
 }
 
-// chunkSnapshot is the snapshot of the copy chunk an entry v comes from.
-const chunkSnapshot = "(SELECT s.snapshot FROM pgfanout.copy_chunks s WHERE s.id = v.chunk)"
-
 // newer is the condition under which the change excluded replaces the entry v: a newer
 // version, or, over a copied row, a transaction the copy's snapshot did not see.
-const newer = `CASE WHEN v.chunk IS NULL THEN v.version < excluded.version
-        ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, ` + chunkSnapshot + `) END`
+const newer = `CASE WHEN v.snap IS NULL THEN v.version < excluded.version
+        ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, v.snap) END`
 
 // record is the upsert of the bookkeeping entries of c, deleted says whether they are
 // tombstones.
 func record(deleted string) string {
-	return `INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, chunk)
+	return `INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
   SELECT ` + relid + `, c.key, c.version, ` + deleted + `, c.txid, NULL FROM c ORDER BY c.key
   ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
-    txid = excluded.txid, chunk = NULL
+    txid = excluded.txid, snap = NULL
   WHERE ` + newer
 }
 
@@ -117,7 +114,7 @@ func DeleteRows(t *Table) string {
 	var b strings.Builder
 	b.WriteString("WITH " + newest(t) + "\n")
 	b.WriteString("DELETE FROM " + t.Ident() + " AS t USING c JOIN pgfanout.row_versions v ON v.relid = " + relid +
-		" AND v.key = c.key\nWHERE v.chunk IS NULL AND v.version = c.version AND v.deleted")
+		" AND v.key = c.key\nWHERE v.snap IS NULL AND v.version = c.version AND v.deleted")
 	for _, k := range t.Key {
 		b.WriteString(" AND t." + ident(k) + " = (c.rec)." + ident(k))
 	}

@@ -7,15 +7,18 @@ import "github.com/jackc/pgx/v5"
 var Bookkeeping = []string{
 	`CREATE SCHEMA IF NOT EXISTS pgfanout`,
 	// key: jsonb array of the primary key values; deleted: tombstone. An entry is either a
-	// change's (version, txid: its source transaction) or a copy's (chunk: the copied chunk
-	// whose snapshot the row's state comes from; version 0, txid NULL). docs/bootstrap.md.
+	// change's (version; txid, its source transaction; snap NULL) or a copy's (snap, the
+	// snapshot the copied state comes from; version, the version sequence then, which every
+	// change the snapshot saw is below; txid NULL). The snapshot is in the row itself, not
+	// looked up: a statement that waited for an entry's lock re-checks the entry's newest
+	// version, but any other table only as its own snapshot saw it. docs/bootstrap.md.
 	`CREATE TABLE IF NOT EXISTS pgfanout.row_versions (
-  relid   regclass NOT NULL,
-  key     jsonb    NOT NULL,
-  version bigint   NOT NULL,
-  deleted boolean  NOT NULL,
+  relid   regclass    NOT NULL,
+  key     jsonb       NOT NULL,
+  version bigint      NOT NULL,
+  deleted boolean     NOT NULL,
   txid    bigint,
-  chunk   bigint,
+  snap    pg_snapshot,
   PRIMARY KEY (relid, key)
 ) WITH (fillfactor = 80)`,
 	`CREATE TABLE IF NOT EXISTS pgfanout.truncations (

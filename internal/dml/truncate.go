@@ -15,8 +15,8 @@ const raise = `w AS (
 
 // afterTruncate is true for an entry v whose row state is newer than the truncate ($2 version,
 // $3 txid): a change of a later version, or a copy whose snapshot saw the truncate.
-const afterTruncate = `CASE WHEN v.chunk IS NULL THEN v.version > $2::bigint
-        ELSE pg_visible_in_snapshot($3::bigint::text::xid8, ` + chunkSnapshot + `) END`
+const afterTruncate = `CASE WHEN v.snap IS NULL THEN v.version > $2::bigint
+        ELSE pg_visible_in_snapshot($3::bigint::text::xid8, v.snap) END`
 
 // TruncateKeyed applies a truncate to a keyed table: $2 the truncate's version, $3 its source
 // transaction. Bookkeeping older than the truncate is dropped: the watermark now answers for

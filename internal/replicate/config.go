@@ -13,6 +13,10 @@ import (
 // Zero fields take the defaults of withDefaults.
 type Config struct {
 	ReplicaURL string // the replica database; unused when Applier is set
+	// SourceURL, when set, makes the replicator copy the source's tracked tables that the
+	// replica has not copied (internal/bootstrap), with a read-only role.
+	SourceURL   string
+	CopyWorkers int // chunks copied at once (default 1)
 	// Applier, when set, applies batches instead of an apply.Applier on ReplicaURL (tests).
 	Applier Applier
 
@@ -50,6 +54,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Prefetch, 200)
 	set(&c.MaxAttempts, 5)
 	set(&c.Workers, 2)
+	set(&c.CopyWorkers, 1)
 	if c.Exchange == "" {
 		c.Exchange = "pgfanout"
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +16,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/bootstrap"
 	"github.com/pgfanout/pgfanout/internal/broker"
 	"github.com/pgfanout/pgfanout/internal/change"
 	"github.com/pgfanout/pgfanout/internal/retry"
@@ -28,12 +30,15 @@ type Applier interface {
 
 // Replicator replicates one queue into one replica.
 type Replicator struct {
-	cfg     Config
-	applier Applier
-	db      *pgxpool.Pool // the replica pool when the replicator built its own applier
-	log     zerolog.Logger
-	metrics *metrics
-	status  *status
+	cfg      Config
+	applier  Applier
+	db       *pgxpool.Pool // the replica pool when the replicator built its own applier
+	copier   *bootstrap.Copier
+	declared chan struct{} // closed once the replica's queue was declared and bound
+	once     sync.Once
+	log      zerolog.Logger
+	metrics  *metrics
+	status   *status
 }
 
 // New builds a Replicator; metrics are registered on reg (none when nil). Without
@@ -43,20 +48,42 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Replicator{cfg: cfg, applier: cfg.Applier, log: log, metrics: newMetrics(reg), status: newStatus()}
-	if r.applier == nil {
-		pc, err := apply.PoolConfig(cfg.ReplicaURL, cfg.Liveness)
+	r := &Replicator{cfg: cfg, applier: cfg.Applier, log: log, metrics: newMetrics(reg), status: newStatus(),
+		declared: make(chan struct{})}
+	if r.applier != nil {
+		return r, nil
+	}
+	pc, err := apply.PoolConfig(cfg.ReplicaURL, cfg.Liveness)
+	if err != nil {
+		return nil, err
+	}
+	// One connection per worker and per copy worker, one for catalog lookups.
+	pc.MaxConns = int32(cfg.Workers + 1)
+	if cfg.SourceURL != "" {
+		pc.MaxConns += int32(cfg.CopyWorkers + 1)
+	}
+	if r.db, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
+		return nil, fmt.Errorf("replica pool: %w", err)
+	}
+	a := apply.New(r.db)
+	r.applier = a
+	if cfg.SourceURL != "" {
+		r.copier, err = bootstrap.New(bootstrap.Config{SourceURL: cfg.SourceURL, Match: r.selected, Workers: cfg.CopyWorkers,
+			Name: connectionName(cfg.ReplicaName), Liveness: cfg.Liveness}, a, log.With().Str("component", "copy").Logger(), reg)
 		if err != nil {
+			r.db.Close()
 			return nil, err
 		}
-		pc.MaxConns = int32(cfg.Workers + 1) // one per worker, one for catalog lookups
-		if r.db, err = pgxpool.NewWithConfig(context.Background(), pc); err != nil {
-			return nil, fmt.Errorf("replica pool: %w", err)
-		}
-		r.applier = apply.New(r.db)
 	}
 	return r, nil
 }
+
+// selected reports whether --tables selects a table.
+func (r *Replicator) selected(schema, table string) bool { return matchAny(r.cfg.Tables, schema, table) }
+
+// queueDeclared lets the copier start: no change can fall between its copies and the stream
+// once the queue is bound.
+func (r *Replicator) queueDeclared() { r.once.Do(func() { close(r.declared) }) }
 
 // Ready reports whether the replicator consumes and the replica takes batches, and why not.
 func (r *Replicator) Ready() (bool, string) { return r.status.ready() }
@@ -73,6 +100,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 	g := pool.New().WithErrors().WithContext(ctx)
 	g.Go(r.consume)
 	g.Go(r.watchReplica)
+	if r.copier != nil {
+		g.Go(func(ctx context.Context) error { return r.copier.Run(ctx, r.declared) })
+	}
 	err := g.Wait()
 	r.log.Info().Msg("replicator stopped")
 	return err

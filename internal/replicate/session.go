@@ -87,6 +87,7 @@ func (r *Replicator) subscribe(conn *broker.Conn) (*amqp.Channel, <-chan amqp.De
 	if err := r.cfg.Topology().Declare(ch); err != nil {
 		return nil, nil, err
 	}
+	r.queueDeclared()
 	if err := ch.Qos(r.cfg.Prefetch, 0, false); err != nil {
 		return nil, nil, fmt.Errorf("set prefetch: %w", err)
 	}

@@ -10,11 +10,11 @@ absent AS (
   WHERE (t."Id", t."line ""no""") >= (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $5::json)) AS b(rec)) AND (t."Id", t."line ""no""") < (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $6::json)) AS b(rec)) AND NOT coalesce((SELECT cs.s FROM cs) ? k.key::text, false)
 ),
 won AS (
-  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, chunk)
-  SELECT $1::oid::regclass, x.key, 0, x.deleted, NULL, $3::bigint
+  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
+  SELECT $1::oid::regclass, x.key, $3::bigint, x.deleted, NULL, $4::pg_snapshot
   FROM (SELECT c.key, false AS deleted FROM c UNION ALL SELECT a.key, true FROM absent a) x ORDER BY x.key
-  ON CONFLICT (relid, key) DO UPDATE SET version = 0, deleted = excluded.deleted, txid = NULL, chunk = excluded.chunk
-  WHERE v.chunk IS NOT NULL OR pg_visible_in_snapshot(v.txid::text::xid8, $4::pg_snapshot)
+  ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, txid = NULL, snap = excluded.snap
+  WHERE v.snap IS NOT NULL OR pg_visible_in_snapshot(v.txid::text::xid8, $4::pg_snapshot)
   RETURNING v.key, v.deleted
 ),
 ws AS (SELECT jsonb_object_agg(won.key::text, won.deleted) AS s FROM won),

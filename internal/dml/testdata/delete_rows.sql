@@ -7,4 +7,4 @@ WITH c AS (
   ORDER BY k.key, u.version DESC
 )
 DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t USING c JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key
-WHERE v.chunk IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""
+WHERE v.snap IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""

@@ -4,11 +4,11 @@ WITH w AS (
   RETURNING w.version
 ),
 gone AS (
-  DELETE FROM pgfanout.row_versions v USING w WHERE v.relid = $1::oid::regclass AND NOT (CASE WHEN v.chunk IS NULL THEN v.version > $2::bigint
-        ELSE pg_visible_in_snapshot($3::bigint::text::xid8, (SELECT s.snapshot FROM pgfanout.copy_chunks s WHERE s.id = v.chunk)) END)
+  DELETE FROM pgfanout.row_versions v USING w WHERE v.relid = $1::oid::regclass AND NOT (CASE WHEN v.snap IS NULL THEN v.version > $2::bigint
+        ELSE pg_visible_in_snapshot($3::bigint::text::xid8, v.snap) END)
 )
 DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t
 WHERE EXISTS (SELECT FROM w)
   AND NOT EXISTS (SELECT FROM pgfanout.row_versions v
-                  WHERE v.relid = $1::oid::regclass AND v.key = jsonb_build_array(t."Id", t."line ""no""") AND CASE WHEN v.chunk IS NULL THEN v.version > $2::bigint
-        ELSE pg_visible_in_snapshot($3::bigint::text::xid8, (SELECT s.snapshot FROM pgfanout.copy_chunks s WHERE s.id = v.chunk)) END)
+                  WHERE v.relid = $1::oid::regclass AND v.key = jsonb_build_array(t."Id", t."line ""no""") AND CASE WHEN v.snap IS NULL THEN v.version > $2::bigint
+        ELSE pg_visible_in_snapshot($3::bigint::text::xid8, v.snap) END)

@@ -7,12 +7,12 @@ WITH c AS (
   ORDER BY k.key, u.version DESC
 ),
 won AS (
-  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, chunk)
+  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
   SELECT $1::oid::regclass, c.key, c.version, false, c.txid, NULL FROM c ORDER BY c.key
   ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
-    txid = excluded.txid, chunk = NULL
-  WHERE CASE WHEN v.chunk IS NULL THEN v.version < excluded.version
-        ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, (SELECT s.snapshot FROM pgfanout.copy_chunks s WHERE s.id = v.chunk)) END
+    txid = excluded.txid, snap = NULL
+  WHERE CASE WHEN v.snap IS NULL THEN v.version < excluded.version
+        ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, v.snap) END
   RETURNING v.key
 ),
 ws AS (SELECT jsonb_object_agg(won.key::text, true) AS s FROM won)
