@@ -79,7 +79,9 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator
 }
 
 // selected reports whether --tables selects a table.
-func (r *Replicator) selected(schema, table string) bool { return matchAny(r.cfg.Tables, schema, table) }
+func (r *Replicator) selected(schema, table string) bool {
+	return matchAny(r.cfg.Tables, schema, table)
+}
 
 // queueDeclared lets the copier start: no change can fall between its copies and the stream
 // once the queue is bound.
