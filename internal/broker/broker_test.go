@@ -28,6 +28,7 @@ func dial(t *testing.T, url string) *Conn {
 }
 
 func TestPublishConfirmsAndCountsReturns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	top := Topology{Exchange: testenv.UniqueName("pgfanout_test_x"), Queue: testenv.UniqueName("pgfanout_test_q"), Bindings: []string{"s.routed"}}
 	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{top.Exchange, top.DeadExchange()}, []string{top.Queue, top.DeadQueue()})
@@ -50,7 +51,8 @@ func TestPublishConfirmsAndCountsReturns(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok, "unroutable messages are still confirmed")
 	}
-	require.Eventually(t, func() bool { return returned.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+	// Returns arrive on the connection's reader, after the confirm may have.
+	testenv.Eventually(t, "the unroutable message to come back", 10*time.Second, func() bool { return returned.Load() == 1 })
 
 	// PublishAndWait reports its own return as an error, and not to the callback.
 	err = p.PublishAndWait(ctx, top.Exchange, "s.nobody", amqp.Publishing{MessageId: "m3"}, 10*time.Second)
@@ -64,6 +66,7 @@ func TestPublishConfirmsAndCountsReturns(t *testing.T) {
 }
 
 func TestDeadLettersReachTheDeadQueue(t *testing.T) {
+	t.Parallel()
 	top := Topology{Exchange: testenv.UniqueName("pgfanout_test_x"), Queue: testenv.UniqueName("pgfanout_test_q"), Bindings: []string{"#"}}
 	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{top.Exchange, top.DeadExchange()}, []string{top.Queue, top.DeadQueue()})
 	c := dial(t, testenv.AMQPURL(t))
@@ -80,6 +83,7 @@ func TestDeadLettersReachTheDeadQueue(t *testing.T) {
 }
 
 func TestChannelErrorEndsPublisher(t *testing.T) {
+	t.Parallel()
 	c := dial(t, testenv.AMQPURL(t))
 	p, err := c.Publisher(nil)
 	require.NoError(t, err)
@@ -97,6 +101,7 @@ func TestChannelErrorEndsPublisher(t *testing.T) {
 }
 
 func TestDeclareRejectsExchangeOfAnotherType(t *testing.T) {
+	t.Parallel()
 	exchange := testenv.UniqueName("pgfanout_test_x")
 	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{exchange}, nil)
 	setup := testenv.AMQPChannel(t)
@@ -111,6 +116,7 @@ func TestDeclareRejectsExchangeOfAnotherType(t *testing.T) {
 }
 
 func TestHintForRefusedCredentials(t *testing.T) {
+	t.Parallel()
 	u := strings.Replace(testenv.AMQPURL(t), "guest:guest", "guest:wrong-password", 1)
 	_, err := Dial(context.Background(), DialConfig{URL: u, Name: "test"})
 	require.Error(t, err)
@@ -120,6 +126,7 @@ func TestHintForRefusedCredentials(t *testing.T) {
 }
 
 func TestDialHonoursContext(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := Dial(ctx, DialConfig{URL: testenv.AMQPURL(t), Name: "test"})

@@ -2,6 +2,7 @@ package netfault
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -144,16 +147,16 @@ func ended(t *testing.T, c net.Conn) {
 	}
 }
 
+// openRelays waits until p has want relays open: a relay ends on its own goroutines, after
+// both its connections did.
 func openRelays(t *testing.T, p *Proxy, want int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return p.Stats().Open == want },
-		patient, time.Millisecond, "open relays: %+v", p.Stats())
+	testenv.Eventually(t, fmt.Sprintf("%d open relays", want), patient, func() bool { return p.Stats().Open == want })
 }
 
 // acceptedRelays waits until p accepted want connections, so that a test knows which mode
 // they met.
 func acceptedRelays(t *testing.T, p *Proxy, want int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return p.Stats().Accepted == want },
-		patient, time.Millisecond, "accepted relays: %+v", p.Stats())
+	testenv.Eventually(t, fmt.Sprintf("%d accepted relays", want), patient, func() bool { return p.Stats().Accepted == want })
 }

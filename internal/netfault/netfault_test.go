@@ -12,6 +12,7 @@ import (
 )
 
 func TestPassRelaysBothWaysAndHalfCloses(t *testing.T) {
+	t.Parallel()
 	p, accepted := start(t)
 	client, server := connect(t, p, accepted)
 	exchange(t, client, server)
@@ -49,6 +50,7 @@ func TestPassRelaysBothWaysAndHalfCloses(t *testing.T) {
 }
 
 func TestBlackholeSilencesBothWaysWithoutClosing(t *testing.T) {
+	t.Parallel()
 	p, accepted := start(t)
 	client, server := connect(t, p, accepted)
 	exchange(t, client, server)
@@ -70,6 +72,7 @@ func TestBlackholeSilencesBothWaysWithoutClosing(t *testing.T) {
 }
 
 func TestHealPassesNewConnectionsOnly(t *testing.T) {
+	t.Parallel()
 	p, accepted := start(t)
 	oldClient, oldServer := connect(t, p, accepted)
 	exchange(t, oldClient, oldServer)
@@ -100,6 +103,7 @@ func TestHealPassesNewConnectionsOnly(t *testing.T) {
 }
 
 func TestResumeAfterHealDeliversHeldBytes(t *testing.T) {
+	t.Parallel()
 	p, accepted := start(t, ResumeAfterHeal())
 	client, server := connect(t, p, accepted)
 	exchange(t, client, server)
@@ -122,6 +126,7 @@ func TestResumeAfterHealDeliversHeldBytes(t *testing.T) {
 }
 
 func TestCutEndsBothSides(t *testing.T) {
+	t.Parallel()
 	p, accepted := start(t)
 	c1, s1 := connect(t, p, accepted)
 	c2, s2 := connect(t, p, accepted)
@@ -140,6 +145,7 @@ func TestCutEndsBothSides(t *testing.T) {
 }
 
 func TestDelayAddsLatencyEachWay(t *testing.T) {
+	t.Parallel()
 	const d = 100 * time.Millisecond
 	p, accepted := start(t)
 	client, server := connect(t, p, accepted)
@@ -162,6 +168,7 @@ func TestDelayAddsLatencyEachWay(t *testing.T) {
 }
 
 func TestUnreachableTargetEndsTheClient(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -180,6 +187,7 @@ func TestUnreachableTargetEndsTheClient(t *testing.T) {
 }
 
 func TestCloseEndsEveryRelay(t *testing.T) {
+	t.Parallel()
 	addr, accepted := upstream(t)
 	p, err := New(addr, ResumeAfterHeal())
 	require.NoError(t, err)
