@@ -68,6 +68,7 @@ func lastVersion(t *testing.T) int {
 }
 
 func TestUpTwiceChangesNothing(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	// golang-migrate logs from two goroutines (one reads the next file while another runs the
 	// previous one): a bytes.Buffer needs SyncWriter.
@@ -91,6 +92,7 @@ func TestUpTwiceChangesNothing(t *testing.T) {
 }
 
 func TestConcurrentUpBothSucceed(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	const runs = 3
 	errs := make([]error, runs)
@@ -113,6 +115,7 @@ func TestConcurrentUpBothSucceed(t *testing.T) {
 }
 
 func TestUpAcceptsKeywordConnectionString(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	cfg, err := pgx.ParseConfig(url)
 	require.NoError(t, err)
@@ -122,6 +125,7 @@ func TestUpAcceptsKeywordConnectionString(t *testing.T) {
 }
 
 func TestUpLeavesTheApplicationsGolangMigrateTableAlone(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	conn := testenv.Connect(t, url)
 	// An application already managed by golang-migrate, at a version our files do not have.
@@ -164,6 +168,7 @@ const trackOrders = `CREATE TABLE orders (id int PRIMARY KEY, note text);
 // The files applied one by one as psql does, then the down files in reverse order, then the
 // up files again.
 func TestDownFilesRemoveCaptureAndUpFilesReapply(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	conn := testenv.Connect(t, url)
 	for _, f := range files(t, "up") {
@@ -187,6 +192,7 @@ func TestDownFilesRemoveCaptureAndUpFilesReapply(t *testing.T) {
 // An application that copied the files into its own golang-migrate directory: `migrate down`
 // removes capture, and `publisher migrate` (or `migrate up`) installs it again.
 func TestGolangMigrateDownRemovesCaptureAndUpReapplies(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	require.NoError(t, migrate.Up(ctxT(t), url, zerolog.Nop()))
 	conn := testenv.Connect(t, url)
@@ -245,6 +251,7 @@ func mustAtoi(t *testing.T, s string) int {
 // Capture applied by hand (psql) and then by `publisher migrate`: the second fails without
 // changing the schema, and the error says how to recover.
 func TestUpAfterManualApplyFailsCleanly(t *testing.T) {
+	t.Parallel()
 	url := testenv.NewDatabase(t)
 	conn := testenv.Connect(t, url)
 	for _, f := range files(t, "up") {
