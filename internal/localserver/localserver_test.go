@@ -12,6 +12,7 @@ import (
 )
 
 func TestPostgresStopStart(t *testing.T) {
+	t.Parallel() // a private server on a port of its own
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "pgfanout-pg-")
@@ -41,6 +42,7 @@ func TestPostgresStopStart(t *testing.T) {
 }
 
 func TestRabbitMQStopStart(t *testing.T) {
+	t.Parallel() // a private node on ports of its own
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "pgfanout-rmq-")
