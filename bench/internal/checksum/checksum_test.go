@@ -26,6 +26,7 @@ func TestQueryShape(t *testing.T) {
 }
 
 func TestTableSumsAgreeAcrossOrderAndSessionSettings(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dbURL := testenv.NewDatabase(t)

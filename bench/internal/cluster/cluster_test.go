@@ -29,6 +29,7 @@ func startPostgres(t *testing.T, settings ...string) *Postgres {
 }
 
 func TestPrivatePostgres(t *testing.T) {
+	t.Parallel() // a private server on a port of its own
 	pg := startPostgres(t, append(Logical(), append(Durable(), "max_wal_senders=6")...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -48,6 +49,7 @@ func TestPrivatePostgres(t *testing.T) {
 }
 
 func TestNewDatabase(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin := testenv.PGURL(t)
@@ -68,6 +70,7 @@ func TestNewDatabase(t *testing.T) {
 }
 
 func TestPrivateRabbitMQ(t *testing.T) {
+	t.Parallel() // a private node on ports of its own
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	r, err := StartRabbitMQ(ctx)

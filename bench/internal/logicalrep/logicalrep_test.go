@@ -17,6 +17,7 @@ import (
 )
 
 func TestSubscriptionDrainsTheBacklogWrittenWhileDisabled(t *testing.T) {
+	t.Parallel() // a private server on a port of its own
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	pg, err := cluster.StartPostgres(ctx, cluster.Logical()...)
@@ -52,9 +53,10 @@ func TestSubscriptionDrainsTheBacklogWrittenWhileDisabled(t *testing.T) {
 	want, err := checksum.Table(ctx, src, spec)
 	require.NoError(t, err)
 	require.Equal(t, int64(1000), want.Rows)
-	require.Eventually(t, func() bool {
+	testenv.Eventually(t, "the subscriber to catch up", time.Minute, func() bool {
 		got, err := checksum.Table(ctx, dst, spec)
-		return err == nil && got == want
-	}, time.Minute, 20*time.Millisecond)
+		require.NoError(t, err)
+		return got == want
+	})
 	require.NoError(t, sub.Disable(ctx))
 }

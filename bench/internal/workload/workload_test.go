@@ -59,6 +59,7 @@ func TestNote(t *testing.T) {
 }
 
 func TestRowsAreAboutTheirSize(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn := testenv.Connect(t, testenv.NewDatabase(t))
@@ -85,6 +86,7 @@ func TestRowsAreAboutTheirSize(t *testing.T) {
 }
 
 func TestClientsAtARateRunEveryScheduledStatement(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dbURL := testenv.NewDatabase(t)
@@ -107,6 +109,7 @@ func TestClientsAtARateRunEveryScheduledStatement(t *testing.T) {
 }
 
 func TestClientsFlatOut(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := Clients{URL: testenv.PGURL(t), N: 2, Duration: 200 * time.Millisecond}
@@ -119,6 +122,7 @@ func TestClientsFlatOut(t *testing.T) {
 }
 
 func TestClientsStopAtTheFirstFailure(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := Clients{URL: testenv.PGURL(t), N: 2, Duration: time.Hour}
