@@ -1,0 +1,1 @@
+ALTER TYPE "Sales ""EU"".v2"."Status; DROP TYPE x; --" ADD VALUE IF NOT EXISTS E'back\\slash' BEFORE 'größe'

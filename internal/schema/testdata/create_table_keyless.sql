@@ -1,0 +1,4 @@
+CREATE TABLE "public"."Événements" (
+  "kind" text,
+  "x y" jsonb
+)
