@@ -2,11 +2,13 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sourcegraph/conc/pool"
 	"github.com/stretchr/testify/require"
 
@@ -178,14 +180,18 @@ func TestConcurrentAppliers(t *testing.T) {
 	}
 }
 
-// applyAll applies batches, retrying transient failures (deadlocks between appliers) as the
-// replicator does.
+// applyAll applies batches, retrying transient failures as the replicator does, except
+// deadlocks: concurrent appliers take every lock in one order, so none may ever happen.
 func applyAll(ctx context.Context, a *Applier, batches <-chan []change.Change) error {
 	for b := range batches {
 		for {
 			err := a.Apply(ctx, b)
 			if err == nil {
 				break
+			}
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+				return fmt.Errorf("deadlock between appliers: %w", err)
 			}
 			if !IsTransient(err) || ctx.Err() != nil {
 				return err

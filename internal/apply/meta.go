@@ -33,7 +33,7 @@ type table struct {
 	all      []string
 
 	// SQL built once per table (and column set): pgx caches prepared statements by text.
-	deleteVersionsSQL, deleteRowsSQL string
+	claimSQL, deleteRowsSQL          string
 	reconcileSQL, truncateSQL        string
 	mu                               sync.Mutex
 	upsertSQL                        map[string]string
@@ -59,7 +59,7 @@ func newTable(relid uint32, t dml.Table) *table {
 		tb.reconcileSQL = dml.Reconcile(&tb.Table)
 		tb.truncateSQL = dml.TruncateKeyless(&tb.Table)
 	} else {
-		tb.deleteVersionsSQL = dml.DeleteVersions(&tb.Table)
+		tb.claimSQL = dml.Claim(&tb.Table)
 		tb.deleteRowsSQL = dml.DeleteRows(&tb.Table)
 		tb.truncateSQL = dml.TruncateKeyed(&tb.Table)
 	}

@@ -22,13 +22,32 @@ type plan struct {
 type imageList struct {
 	versions []int64
 	images   [][]byte
-	txids    []int64 // source transactions (xid8, which stays far below 2^63)
 }
 
-func (im *imageList) add(c *change.Change, raw []byte) {
-	im.versions = append(im.versions, c.Version)
+func (im *imageList) add(version int64, raw []byte) {
+	im.versions = append(im.versions, version)
 	im.images = append(im.images, raw)
-	im.txids = append(im.txids, int64(c.TxID))
+}
+
+// claimList is every keyed change of a table, for the statement that takes the keys'
+// bookkeeping: images hold at least the key columns.
+type claimList struct {
+	imageList
+	txids   []int64 // source transactions (xid8, which stays far below 2^63)
+	deleted []bool
+}
+
+func (cl *claimList) grow(n int) {
+	cl.versions = make([]int64, 0, n)
+	cl.images = make([][]byte, 0, n)
+	cl.txids = make([]int64, 0, n)
+	cl.deleted = make([]bool, 0, n)
+}
+
+func (cl *claimList) add(c *change.Change, img []byte, deleted bool) {
+	cl.imageList.add(c.Version, img)
+	cl.txids = append(cl.txids, int64(c.TxID))
+	cl.deleted = append(cl.deleted, deleted)
 }
 
 // tablePlan is the batch's changes of one table.
@@ -40,6 +59,7 @@ type tablePlan struct {
 	truncTx  int64                   // its source transaction
 	upserts  map[string]*upsertGroup // keyed: by the set of columns the rows carry
 	deletes  imageList               // keyed: key images
+	claims   claimList               // keyed: every change, upserts and deletes
 	keyless  imageList               // keyless: row images (+1) and old-row images (-1)
 	deltas   []int32
 	scratch  []byte
@@ -57,6 +77,10 @@ type lookupFunc func(tableName) (*table, error)
 func buildPlan(changes []change.Change, lookup lookupFunc) (*plan, error) {
 	byName := map[tableName]*tablePlan{}
 	p := &plan{}
+	counts := map[tableName]int{} // to size each table's claims once
+	for i := range changes {
+		counts[tableName{changes[i].Schema, changes[i].Table}]++
+	}
 	for i := range changes {
 		c := &changes[i]
 		n := tableName{c.Schema, c.Table}
@@ -67,6 +91,9 @@ func buildPlan(changes []change.Change, lookup lookupFunc) (*plan, error) {
 				return nil, err
 			}
 			tp = &tablePlan{name: n, t: t, upserts: map[string]*upsertGroup{}}
+			if !t.Keyless() {
+				tp.claims.grow(counts[n])
+			}
 			byName[n] = tp
 			p.tables = append(p.tables, tp)
 		}
@@ -98,7 +125,8 @@ func (tp *tablePlan) add(c *change.Change) error {
 		if _, err := tp.columns(c.Key, true); err != nil {
 			return fmt.Errorf("delete key: %w", err)
 		}
-		tp.deletes.add(c, c.Key)
+		tp.deletes.add(c.Version, c.Key)
+		tp.claims.add(c, c.Key, true)
 		return nil
 	}
 	return fmt.Errorf("unknown op %q", c.Op)
@@ -114,7 +142,14 @@ func (tp *tablePlan) addUpsert(c *change.Change) error {
 		g = &upsertGroup{sig: string(set)}
 		tp.upserts[g.sig] = g
 	}
-	g.add(c, c.Row)
+	g.add(c.Version, c.Row)
+	// The bookkeeping needs only the key: parse the small key object when it holds the
+	// replica's key columns (it does when both sides have the same primary key).
+	key := c.Row
+	if _, err := tp.columns(c.Key, true); err == nil {
+		key = c.Key
+	}
+	tp.claims.add(c, key, false)
 	return nil
 }
 
@@ -125,7 +160,7 @@ func (tp *tablePlan) addKeyless(c *change.Change, img []byte, delta int32) error
 	if _, err := tp.columns(img, false); err != nil {
 		return fmt.Errorf("%s image: %w", c.Op, err)
 	}
-	tp.keyless.add(c, img)
+	tp.keyless.add(c.Version, img)
 	tp.deltas = append(tp.deltas, delta)
 	return nil
 }

@@ -33,7 +33,7 @@ func statements() map[string]string {
 	return map[string]string{
 		"upsert.sql":           Upsert(weird, []string{"Id", `line "no"`, "größe", "seq"}),
 		"upsert_key_only.sql":  Upsert(weird, []string{"Id", `line "no"`}),
-		"delete_versions.sql":  DeleteVersions(weird),
+		"claim.sql":            Claim(weird),
 		"delete_rows.sql":      DeleteRows(weird),
 		"truncate_keyed.sql":   TruncateKeyed(weird),
 		"truncate_keyless.sql": TruncateKeyless(keyless),
@@ -100,9 +100,9 @@ func TestParameters(t *testing.T) {
 		sql  string
 		want []string
 	}{
-		{Upsert(weird, []string{"Id", `line "no"`}), []string{"$1", "$2", "$3", "$4"}},
-		{DeleteVersions(weird), []string{"$1", "$2", "$3", "$4"}},
-		{DeleteRows(weird), []string{"$1", "$2", "$3", "$4"}},
+		{Upsert(weird, []string{"Id", `line "no"`}), []string{"$1", "$2", "$3"}},
+		{Claim(weird), []string{"$1", "$2", "$3", "$4", "$5"}},
+		{DeleteRows(weird), []string{"$1", "$2", "$3"}},
 		{TruncateKeyed(weird), []string{"$1", "$2", "$3"}},
 		{TruncateKeyless(keyless), []string{"$1", "$2", "$3", "$4"}},
 		{CopyChunk(weird, []string{"Id"}, Bounds{Lo: true, Hi: true}), []string{"$1", "$2", "$3", "$4", "$5", "$6"}},
@@ -127,13 +127,16 @@ func TestUpsertShape(t *testing.T) {
 	require.NotContains(t, sql, `"total"`, "generated columns are never written")
 	require.Contains(t, sql, "OVERRIDING SYSTEM VALUE")
 	require.Contains(t, sql, `jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")`, "key in primary key order")
-	require.Contains(t, sql, "ORDER BY c.key", "keys locked in a stable order")
+	require.Contains(t, sql, "JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key\nWHERE v.snap IS NULL AND v.version = c.version AND NOT v.deleted",
+		"only rows whose change won its key in Claim are written")
 	require.Contains(t, Upsert(weird, []string{"Id", `line "no"`}), "DO NOTHING")
+	claim := Claim(weird)
+	require.Contains(t, claim, "FROM c ORDER BY c.key", "keys taken in one order")
+	require.Contains(t, claim, "pg_visible_in_snapshot(excluded.txid::text::xid8, v.snap)", "a copied row yields to what its snapshot did not see")
 }
 
 func TestDeleteShape(t *testing.T) {
-	require.Contains(t, DeleteVersions(weird), "SELECT $1::oid::regclass, c.key, c.version, true, c.txid, NULL FROM c ORDER BY c.key")
-	require.NotContains(t, DeleteVersions(weird), "DELETE", "rows are deleted by a later statement, under a newer snapshot")
+	require.NotContains(t, Claim(weird), "DELETE", "rows are deleted by a later statement, under a newer snapshot")
 	rows := DeleteRows(weird)
 	require.Contains(t, rows, `WHERE v.snap IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""`)
 }

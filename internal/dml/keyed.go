@@ -12,17 +12,23 @@ import "strings"
 // row_versions row lock until commit, which orders competing transactions per key; keys are
 // locked in key order so overlapping batches do not deadlock.
 
-// newest is the CTE "c": per key, the newest change of the batch that is above the
-// watermark. rec is the image parsed by the replica's own input functions, as one value of
-// the table's row type (a bare whole-row alias could be shadowed by a column of that name).
-func newest(t *Table) string {
-	return `c AS (
-  SELECT DISTINCT ON (k.key) k.key, u.version, u.txid, p.rec
-  FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(version, img, txid)
+// parsed is the FROM clause shared by the statements of a batch: the changes' versions ($2)
+// and images ($3), each image parsed by the replica's own input functions as one value of the
+// table's row type (rec: a bare whole-row alias could be shadowed by a column of that name),
+// and its bookkeeping key; extra unnests more parameter arrays as named columns.
+func parsed(t *Table, extra string) string {
+	return `FROM unnest($2::bigint[], $3::text[]` + extra + `)
   CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + t.Ident() + `, u.img::json)) AS p(rec)
   CROSS JOIN LATERAL (SELECT ` + keyArray(t, "(p.rec)") + `) AS k(key)
   WHERE u.version > ` + watermark + `
-  ORDER BY k.key, u.version DESC
+  ORDER BY k.key, u.version DESC`
+}
+
+// newest is the CTE "c": per key, the newest change of the batch above the watermark.
+func newest(t *Table) string {
+	return `c AS (
+  SELECT DISTINCT ON (k.key) k.key, u.version, p.rec
+  ` + parsed(t, ") AS u(version, img") + `
 )`
 }
 
@@ -31,39 +37,45 @@ func newest(t *Table) string {
 const newer = `CASE WHEN v.snap IS NULL THEN v.version < excluded.version
         ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, v.snap) END`
 
-// record is the upsert of the bookkeeping entries of c, deleted says whether they are
-// tombstones.
-func record(deleted string) string {
-	return `INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
-  SELECT ` + relid + `, c.key, c.version, ` + deleted + `, c.txid, NULL FROM c ORDER BY c.key
-  ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
-    txid = excluded.txid, snap = NULL
-  WHERE ` + newer
+// Claim is the first statement of a table's batch: it takes the bookkeeping of every key the
+// batch changes, in key order, and records the newest change of each key that is newer than
+// what the replica holds: $2 versions, $3 images holding at least the key columns (the key for
+// a delete, the key or the row for an upsert), $4 source transaction ids, $5 whether each is a
+// delete (a tombstone: it stops a late, older upsert from bringing the row back). The
+// statements after it write the user rows whose entry is their change.
+func Claim(t *Table) string {
+	return `WITH c AS (
+  SELECT DISTINCT ON (k.key) k.key, u.version, u.txid, u.deleted
+  ` + parsed(t, ", $4::bigint[], $5::boolean[]) AS u(version, img, txid, deleted") + `
+)
+INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
+SELECT ` + relid + `, c.key, c.version, c.deleted, c.txid, NULL FROM c ORDER BY c.key
+ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
+  txid = excluded.txid, snap = NULL
+WHERE ` + newer
 }
 
-// won is the CTEs "won", the keys of c whose bookkeeping this batch advanced, and "ws", the
-// same keys as a jsonb object used as a hash set (`?` is a binary search). Joining c to won
-// directly would be planned from a row estimate of 1 (the planner cannot see through the
-// lateral json_populate_record) and nest-loop in O(n²) on big batches.
-func won() string {
-	return `won AS (
-  ` + record("false") + `
-  RETURNING v.key
-),
-ws AS (SELECT jsonb_object_agg(won.key::text, true) AS s FROM won)`
+// claimed is the join of c to the entries its changes won in Claim: the index of
+// row_versions finds each key (a join to a CTE would be planned from a row estimate of 1 — the
+// planner cannot see through the lateral json_populate_record — and nest-loop in O(n²)).
+func claimed(deleted bool) string {
+	d := "NOT v.deleted"
+	if deleted {
+		d = "v.deleted"
+	}
+	return `JOIN pgfanout.row_versions v ON v.relid = ` + relid + ` AND v.key = c.key
+WHERE v.snap IS NULL AND v.version = c.version AND ` + d
 }
 
-// isWon is true for the rows of c that won their key.
-const isWon = "(SELECT ws.s FROM ws) ? c.key::text"
-
-// Upsert writes the rows of a batch of inserts and updates: $2 versions, $3 row images, $4
-// source transaction ids. cols are the columns the images carry (a subset of Writable, in
-// table order); other replica columns keep their values, or their defaults on insert.
+// Upsert writes the rows of a batch of inserts and updates whose change won its key in
+// Claim: $2 versions, $3 row images. cols are the columns the images carry (a subset of
+// Writable, in table order); other replica columns keep their values, or their defaults on
+// insert. An upsert needs no lock of its own: ON CONFLICT sees the latest committed row.
 func Upsert(t *Table, cols []string) string {
 	var b strings.Builder
-	b.WriteString("WITH " + newest(t) + ",\n" + won() + "\n")
+	b.WriteString("WITH " + newest(t) + "\n")
 	b.WriteString("INSERT INTO " + t.Ident() + " AS t (" + list(cols, "", "") + ") OVERRIDING SYSTEM VALUE\n")
-	b.WriteString("SELECT " + list(cols, "(c.rec).", "") + " FROM c WHERE " + isWon + "\n")
+	b.WriteString("SELECT " + list(cols, "(c.rec).", "") + " FROM c\n" + claimed(false) + "\n")
 	b.WriteString(onConflict(t, cols))
 	return b.String()
 }
@@ -98,23 +110,14 @@ func updatable(t *Table, cols []string) []string {
 	return set
 }
 
-// DeleteVersions is the first of the two statements of a batch of deletes: $2 versions, $3 key
-// images (objects holding at least the primary key columns), $4 source transaction ids. It
-// records the tombstones, which stop a late, older upsert from bringing the rows back, and
-// locks the keys it won.
-func DeleteVersions(t *Table) string {
-	return "WITH " + newest(t) + "\n" + record("true")
-}
-
-// DeleteRows is the second statement (same parameters): it deletes the rows whose tombstone is
-// this batch's. It must be a statement of its own: a DELETE only sees rows committed before its
-// statement began, and DeleteVersions may have waited for a competing transaction that had just
-// inserted one of these rows (an upsert needs no such split: ON CONFLICT sees the latest row).
+// DeleteRows deletes the rows whose delete won its key in Claim: $2 versions, $3 key images.
+// It is a statement of its own after Claim: a DELETE only sees rows committed before its
+// statement began, and Claim may have waited for a competing transaction that had just
+// inserted one of these rows.
 func DeleteRows(t *Table) string {
 	var b strings.Builder
 	b.WriteString("WITH " + newest(t) + "\n")
-	b.WriteString("DELETE FROM " + t.Ident() + " AS t USING c JOIN pgfanout.row_versions v ON v.relid = " + relid +
-		" AND v.key = c.key\nWHERE v.snap IS NULL AND v.version = c.version AND v.deleted")
+	b.WriteString("DELETE FROM " + t.Ident() + " AS t USING c\n" + claimed(true))
 	for _, k := range t.Key {
 		b.WriteString(" AND t." + ident(k) + " = (c.rec)." + ident(k))
 	}

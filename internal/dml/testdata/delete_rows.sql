@@ -1,10 +1,11 @@
 WITH c AS (
-  SELECT DISTINCT ON (k.key) k.key, u.version, u.txid, p.rec
-  FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(version, img, txid)
+  SELECT DISTINCT ON (k.key) k.key, u.version, p.rec
+  FROM unnest($2::bigint[], $3::text[]) AS u(version, img)
   CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json)) AS p(rec)
   CROSS JOIN LATERAL (SELECT jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")) AS k(key)
   WHERE u.version > coalesce((SELECT w.version FROM pgfanout.truncations w WHERE w.relid = $1::oid::regclass), 0)
   ORDER BY k.key, u.version DESC
 )
-DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t USING c JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key
+DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t USING c
+JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key
 WHERE v.snap IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""

@@ -1,21 +1,13 @@
 WITH c AS (
-  SELECT DISTINCT ON (k.key) k.key, u.version, u.txid, p.rec
-  FROM unnest($2::bigint[], $3::text[], $4::bigint[]) AS u(version, img, txid)
+  SELECT DISTINCT ON (k.key) k.key, u.version, p.rec
+  FROM unnest($2::bigint[], $3::text[]) AS u(version, img)
   CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json)) AS p(rec)
   CROSS JOIN LATERAL (SELECT jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")) AS k(key)
   WHERE u.version > coalesce((SELECT w.version FROM pgfanout.truncations w WHERE w.relid = $1::oid::regclass), 0)
   ORDER BY k.key, u.version DESC
-),
-won AS (
-  INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
-  SELECT $1::oid::regclass, c.key, c.version, false, c.txid, NULL FROM c ORDER BY c.key
-  ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
-    txid = excluded.txid, snap = NULL
-  WHERE CASE WHEN v.snap IS NULL THEN v.version < excluded.version
-        ELSE NOT pg_visible_in_snapshot(excluded.txid::text::xid8, v.snap) END
-  RETURNING v.key
-),
-ws AS (SELECT jsonb_object_agg(won.key::text, true) AS s FROM won)
+)
 INSERT INTO "Sales ""EU"""."Orders; DROP TABLE x; --" AS t ("Id", "line ""no""", "größe", "seq") OVERRIDING SYSTEM VALUE
-SELECT (c.rec)."Id", (c.rec)."line ""no""", (c.rec)."größe", (c.rec)."seq" FROM c WHERE (SELECT ws.s FROM ws) ? c.key::text
+SELECT (c.rec)."Id", (c.rec)."line ""no""", (c.rec)."größe", (c.rec)."seq" FROM c
+JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key
+WHERE v.snap IS NULL AND v.version = c.version AND NOT v.deleted
 ON CONFLICT ("Id", "line ""no""") DO UPDATE SET "größe" = excluded."größe"
