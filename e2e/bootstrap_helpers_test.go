@@ -144,11 +144,14 @@ func (w *bigWriters) finish() {
 }
 
 // bigChecksum is an independent, order-independent checksum of table big.
-func bigChecksum(t *testing.T, conn *pgx.Conn) string {
+func bigChecksum(t *testing.T, conn *pgx.Conn) string { return tableChecksum(t, conn, "big") }
+
+// tableChecksum is an order-independent checksum of a public table: its rows' text.
+func tableChecksum(t *testing.T, conn *pgx.Conn, table string) string {
 	t.Helper()
 	var sum string
-	require.NoError(t, conn.QueryRow(context.Background(),
-		`SELECT count(*) || ':' || coalesce(sum(hashtext(b::text)::bigint), 0) FROM big b`).Scan(&sum))
+	require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) || ':' || coalesce(sum(hashtext(b::text)::bigint), 0)
+		FROM `+pgx.Identifier{"public", table}.Sanitize()+` b`).Scan(&sum))
 	return sum
 }
 

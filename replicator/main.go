@@ -92,6 +92,13 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				FlagSet:    o.replicatorFlags("replicator declare", stdout),
 				Exec:       func(ctx context.Context, _ []string) error { return declare(ctx, o, stderr) },
 			}),
+			cli.Command(&ffcli.Command{
+				Name:       "resync",
+				ShortUsage: "replicator resync --replica-url URL --amqp-url URL --source-url URL [--tables patterns] [flags]",
+				ShortHelp:  "Copy the selected tables into the replica again, exactly, while the stream goes on; exit when done.",
+				FlagSet:    o.replicatorFlags("replicator resync", stdout),
+				Exec:       func(ctx context.Context, _ []string) error { return resync(ctx, o, stderr) },
+			}),
 			cli.Healthcheck("replicator", defaultHTTPAddr, stdout),
 		},
 	})

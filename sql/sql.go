@@ -35,6 +35,8 @@ var (
 	TrackedTables string
 	//go:embed table_size.sql
 	TableSize string
+	//go:embed copy_request.sql
+	CopyRequest string
 	//go:embed copy_discover.sql
 	CopyDiscover string
 	//go:embed copy_lock_table.sql

@@ -31,7 +31,7 @@ func newMessage(d amqp.Delivery, tables []Pattern) (m *message, skipped int) {
 	}
 	m.changes = changes[:0]
 	for _, c := range changes {
-		if matchAny(tables, c.Schema, c.Table) {
+		if MatchAny(tables, c.Schema, c.Table) {
 			m.changes = append(m.changes, c)
 		}
 	}

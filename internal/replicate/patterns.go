@@ -125,8 +125,8 @@ func quoted(s string) (string, string, error) {
 	return "", "", fmt.Errorf("unterminated quote in %q", s)
 }
 
-// matchAny reports whether any pattern selects schema.table.
-func matchAny(ps []Pattern, schema, table string) bool {
+// MatchAny reports whether any pattern selects schema.table.
+func MatchAny(ps []Pattern, schema, table string) bool {
 	for _, p := range ps {
 		if p.Match(schema, table) {
 			return true

@@ -36,10 +36,10 @@ func TestParsePatterns(t *testing.T) {
 func TestPatternMatch(t *testing.T) {
 	ps, err := ParsePatterns("public.*,sales.orders")
 	require.NoError(t, err)
-	require.True(t, matchAny(ps, "public", "anything"))
-	require.True(t, matchAny(ps, "sales", "orders"))
-	require.False(t, matchAny(ps, "sales", "customers"))
-	require.False(t, matchAny(ps, "Public", "x"), "names are case-sensitive")
+	require.True(t, MatchAny(ps, "public", "anything"))
+	require.True(t, MatchAny(ps, "sales", "orders"))
+	require.False(t, MatchAny(ps, "sales", "customers"))
+	require.False(t, MatchAny(ps, "Public", "x"), "names are case-sensitive")
 	require.Equal(t, `public.*,sales.orders`, patternList(ps).String())
 }
 

@@ -80,7 +80,7 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator
 
 // selected reports whether --tables selects a table.
 func (r *Replicator) selected(schema, table string) bool {
-	return matchAny(r.cfg.Tables, schema, table)
+	return MatchAny(r.cfg.Tables, schema, table)
 }
 
 // queueDeclared lets the copier start: no change can fall between its copies and the stream
