@@ -33,11 +33,11 @@ type table struct {
 	all      []string
 
 	// SQL built once per table (and column set): pgx caches prepared statements by text.
-	claimSQL, deleteRowsSQL          string
-	reconcileSQL, truncateSQL        string
-	mu                               sync.Mutex
-	upsertSQL                        map[string]string
-	copySQL                          map[copyShape]string
+	claimSQL, deleteRowsSQL   string
+	reconcileSQL, truncateSQL string
+	mu                        sync.Mutex
+	upsertSQL                 map[string]string
+	copySQL                   map[copyShape]string
 }
 
 // copyShape is what a chunk's statement depends on.
