@@ -112,8 +112,11 @@ func ensureTx(ctx context.Context, db Beginner, t *Table, res *Result, final boo
 		return false, fmt.Errorf("lock: %w", err)
 	}
 	exists, err := e.prepare()
-	if err != nil || exists {
-		return false, errors.Join(err, tx.Commit(ctx))
+	if err != nil {
+		return false, err
+	}
+	if exists {
+		return false, tx.Commit(ctx)
 	}
 	create, labels, err := e.plan()
 	if err != nil {

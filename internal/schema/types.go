@@ -126,12 +126,12 @@ func (d *describer) info(oid uint32) (*typeInfo, error) {
 	}
 	d.seen[oid] = &in
 	switch {
-	case in.name.Schema == "pg_catalog":
-		in.builtin = true
-		return &in, nil
-	case ext != "":
+	case ext != "": // first: an extension may install its types in pg_catalog
 		in.extension = ext
 		d.exts[ext] = Extension{Name: ext, Schema: extSchema}
+		return &in, nil
+	case in.name.Schema == "pg_catalog":
+		in.builtin = true
 		return &in, nil
 	}
 	in.visiting = true
