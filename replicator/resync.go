@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -86,7 +85,7 @@ func resync(ctx context.Context, o *options, stderr io.Writer) error {
 // watchResync prints the copy's progress every second until each wanted table is copied or
 // failed; it returns the failures with their reasons.
 func watchResync(ctx context.Context, db *pgxpool.Pool, wanted map[string]bool, out io.Writer, timeout time.Duration) ([]string, error) {
-	line := progressPrinter(out)
+	line := cli.ProgressPrinter(out)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	started := time.Now()
@@ -125,27 +124,6 @@ func watchResync(ctx context.Context, db *pgxpool.Pool, wanted map[string]bool, 
 			rows, estimate, rate, time.Since(started).Round(time.Second)), finished)
 		if finished {
 			return failed, nil
-		}
-	}
-}
-
-// progressPrinter writes progress lines: rewritten in place on a terminal, one per call
-// otherwise.
-func progressPrinter(out io.Writer) func(line string, last bool) {
-	tty := false
-	if f, ok := out.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return func(line string, last bool) {
-		switch {
-		case tty && !last:
-			fmt.Fprintf(out, "\r%s\033[K", line)
-		case tty:
-			fmt.Fprintf(out, "\r%s\033[K\n", line)
-		default:
-			fmt.Fprintln(out, line)
 		}
 	}
 }

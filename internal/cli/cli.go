@@ -33,8 +33,25 @@ type UsageError struct{ Msg string }
 
 func (e UsageError) Error() string { return e.Msg }
 
+// ExitError ends a command with exit status Code, for commands whose statuses mean more than
+// success or failure: `replicator verify` exits 1 when the replica differs and 2 on any
+// error. Err, when not nil, is printed as a failure is.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e ExitError) Unwrap() error { return e.Err }
+
 // Run parses args and runs root; it returns the exit status: 0, 1 on failure, 2 on bad
-// usage.
+// usage, or an ExitError's code.
 func Run(ctx context.Context, program string, root *ffcli.Command, args []string, stderr io.Writer) int {
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -48,6 +65,13 @@ func Run(ctx context.Context, program string, root *ffcli.Command, args []string
 		if errors.As(err, &usage) {
 			fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", program, err, program)
 			return 2
+		}
+		var exit ExitError
+		if errors.As(err, &exit) {
+			if exit.Err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", program, exit.Err)
+			}
+			return exit.Code
 		}
 		fmt.Fprintf(stderr, "%s: %v\n", program, err)
 		return 1

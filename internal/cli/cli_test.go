@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"testing"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -23,6 +24,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, nil, 2},
 		{"usage error", nil, UsageError{"--x is required"}, 2},
 		{"failure", nil, errors.New("boom"), 1},
+		{"exit status", nil, ExitError{Code: 1}, 1},
+		{"exit status of a failure", nil, fmt.Errorf("verify: %w", ExitError{Code: 2, Err: errors.New("boom")}), 2},
+		{"usage error inside an exit status", nil, ExitError{Code: 3, Err: UsageError{"--x is required"}}, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,4 +70,24 @@ func TestRequiredNamesFlagAndEnv(t *testing.T) {
 	err := Required("source-url")
 	require.ErrorAs(t, err, &UsageError{})
 	require.EqualError(t, err, "--source-url (or PGFANOUT_SOURCE_URL) is required")
+}
+
+func TestExitErrorPrintsItsError(t *testing.T) {
+	run := func(err error) string {
+		fs := flag.NewFlagSet("prog", flag.ContinueOnError)
+		root := &ffcli.Command{Name: "prog", FlagSet: fs, Exec: func(context.Context, []string) error { return err }}
+		var stderr bytes.Buffer
+		Run(context.Background(), "prog", root, nil, &stderr)
+		return stderr.String()
+	}
+	require.Equal(t, "prog: boom\n", run(ExitError{Code: 2, Err: errors.New("boom")}))
+	require.Empty(t, run(ExitError{Code: 1}), "a bare exit status prints nothing")
+}
+
+func TestProgressPrinterWritesOneLinePerCallWhenNotATerminal(t *testing.T) {
+	var out bytes.Buffer
+	line := ProgressPrinter(&out)
+	line("a", false)
+	line("b", true)
+	require.Equal(t, "a\nb\n", out.String())
 }
