@@ -93,7 +93,7 @@ const BookkeepingLockKey int64 = 0x7067_6661_6e6f_7574
 const Catalog = `SELECT c.oid, a.attname::text, a.attgenerated <> '' AS generated,
        a.attidentity = 'a' AS identity_always,
        coalesce((SELECT k.ord FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                 WHERE k.attnum = a.attnum), 0)::int AS key_position
+                 WHERE k.attnum = a.attnum AND k.ord <= i.indnkeyatts), 0)::int AS key_position
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
