@@ -1,0 +1,1 @@
+SELECT s.h, count(*) FROM (SELECT (coalesce(hashtextextended(t."kind"::text, 1), -1) # coalesce(hashtextextended(t."x y"::text, 2), -2)) AS h FROM "public"."Événements" AS t) AS s WHERE s.h = ANY($1::bigint[]) GROUP BY s.h

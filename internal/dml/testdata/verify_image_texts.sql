@@ -1,0 +1,1 @@
+SELECT DISTINCT ON (s.h) s.h, s.img FROM (SELECT (coalesce(hashtextextended(t."kind"::text, 1), -1) # coalesce(hashtextextended(t."x y"::text, 2), -2)) AS h, ROW(t."kind", t."x y")::text AS img FROM "public"."Événements" AS t) AS s WHERE s.h = ANY($1::bigint[]) ORDER BY s.h

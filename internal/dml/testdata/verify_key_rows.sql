@@ -1,0 +1,2 @@
+SELECT row_to_json(k.*)::text, (coalesce(hashtextextended(t."Id"::text, 1), -1) # coalesce(hashtextextended(t."line ""no"""::text, 2), -2) # coalesce(hashtextextended(t."größe"::text, 3), -3) # coalesce(hashtextextended(t."note;--"::text, 4), -4) # coalesce(hashtextextended(t."seq"::text, 5), -5)) FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t CROSS JOIN LATERAL (SELECT t."Id", t."line ""no""") AS k
+WHERE (t."Id", t."line ""no""") IN (SELECT r."Id", r."line ""no""" FROM json_populate_recordset(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $1::json) AS r)
