@@ -46,10 +46,10 @@ func RangeHash(t *Table, cols []string, r Bounds) string {
 }
 
 // RangeRows lists the key (a JSON object of the key columns) and the hash of every row of a
-// range; bounds from $1.
+// range, in key order (which the primary key's index gives); bounds from $1.
 func RangeRows(t *Table, cols []string, r Bounds) string {
 	return "SELECT row_to_json(k.*)::text, " + rowHash(cols, "t") + " FROM " + keyed(t) +
-		" WHERE " + InRange(t, "t", r, 1)
+		" WHERE " + InRange(t, "t", r, 1) + " ORDER BY " + list(t.Key, "t.", "")
 }
 
 // KeyRows lists key and hash of the rows whose keys $1 holds: a JSON array of keys as
