@@ -99,6 +99,7 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				FlagSet:    o.replicatorFlags("replicator resync", stdout),
 				Exec:       func(ctx context.Context, _ []string) error { return resync(ctx, o, stderr) },
 			}),
+			verifyCommand(stdout, stderr),
 			cli.Healthcheck("replicator", defaultHTTPAddr, stdout),
 		},
 	})
