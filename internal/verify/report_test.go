@@ -69,12 +69,12 @@ func TestLines(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	r := &Report{Elapsed: 2 * time.Second, Tables: []TableReport{
+	r := &Report{Comparing: 2 * time.Second, Elapsed: 5 * time.Second, Tables: []TableReport{
 		{Status: Compared, Rows: 600000, Chunks: 60},
 		{Status: Compared, Rows: 400000, Chunks: 40, Found: Differences{Extra: 1}, Repair: &Repair{Chunks: 1}},
 		{Status: Missing},
 	}}
-	require.Equal(t, "verify: 3 tables, 1000000 rows in 100 chunks compared in 2s (500000 rows/s): 2 equal, 1 not; 1 repaired", r.Summary())
+	require.Equal(t, "verify: 3 tables, 1000000 rows in 100 chunks: 2 equal, 1 not, 1 repaired; compared in 2s (500000 rows/s), 5s in all", r.Summary())
 	require.False(t, r.Equal())
 	r.Tables = r.Tables[:2]
 	require.True(t, r.Equal())

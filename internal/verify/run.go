@@ -29,9 +29,11 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 	v.progress.update(func(p *Progress) {
 		p.Phase, p.Tables, p.Chunks, p.TablesDone = PhaseComparing, len(tables), len(jobs), len(tables)-len(compared)
 	})
+	comparing := time.Now()
 	if err := v.compare(ctx, jobs); err != nil {
 		return nil, err
 	}
+	r := &Report{Comparing: time.Since(comparing)}
 	for _, t := range compared {
 		all := make([]int, len(t.ranges))
 		for i := range all {
@@ -56,7 +58,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		}
 	}
 	v.progress.update(func(p *Progress) { p.Phase = PhaseDone })
-	r := &Report{Elapsed: time.Since(started)}
+	r.Elapsed = time.Since(started)
 	for _, t := range tables {
 		r.Tables = append(r.Tables, *t.rep)
 	}
