@@ -136,3 +136,41 @@ func TestClientsStopAtTheFirstFailure(t *testing.T) {
 	_, err = c.Run(ctx, Statement{SQL: `SELECT 1`})
 	require.ErrorContains(t, err, "connect client")
 }
+
+func TestPermutation(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 1000, 1_000_003, 2_000_006} {
+		p, seen := Permutation(n), make([]bool, n)
+		for i := range n {
+			j := p(i)
+			require.False(t, seen[j], "n=%d: %d taken twice", n, j)
+			seen[j] = true
+		}
+	}
+	require.Panics(t, func() { Permutation(0) })
+}
+
+func TestNumberedRunsEachNumberOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := testenv.NewDatabase(t)
+	conn := testenv.Connect(t, url)
+	_, err := conn.Exec(ctx, `CREATE TABLE n (i int PRIMARY KEY, app text)`)
+	require.NoError(t, err)
+	st := NumberedStatement{Title: "insert", SQL: `INSERT INTO n VALUES ($1, current_setting('application_name'))`,
+		Args: func(i int, _ *rand.Rand) []any { return []any{i} }}
+	r, err := Numbered{URL: url, N: 3, Total: 500, Application: "numbered-test"}.Run(ctx, st)
+	require.NoError(t, err)
+	require.Equal(t, int64(500), r.Statements)
+	require.Positive(t, r.Elapsed)
+	var count, distinct, top int
+	var apps []string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT i), max(i), array_agg(DISTINCT app) FROM n`).Scan(&count, &distinct, &top, &apps))
+	require.Equal(t, []any{500, 500, 499}, []any{count, distinct, top})
+	require.Equal(t, []string{"numbered-test"}, apps)
+
+	_, err = Numbered{URL: url, N: 2, Total: 10}.Run(ctx, st)
+	require.ErrorContains(t, err, "insert", "duplicate keys fail the run")
+	_, err = Numbered{URL: url, N: 0, Total: 1}.Run(ctx, st)
+	require.Error(t, err)
+}
