@@ -128,6 +128,15 @@ func (a *Applier) createSchema(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, dml.BookkeepingLock, dml.BookkeepingLockKey); err != nil {
 		return fmt.Errorf("create bookkeeping schema: %w", err)
 	}
+	// Another replicator may have created it while this one waited for the lock; running the
+	// DDL again would lock tables its applies already use.
+	var present bool
+	if err := tx.QueryRow(ctx, dml.BookkeepingPresent).Scan(&present); err != nil || present {
+		if err != nil {
+			return fmt.Errorf("create bookkeeping schema: %w", err)
+		}
+		return nil
+	}
 	for _, stmt := range dml.Bookkeeping {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("create bookkeeping schema: %w", err)

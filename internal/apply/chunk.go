@@ -22,9 +22,44 @@ type Chunk struct {
 	Rows     [][]byte // the rows' images, row_to_json output as the capture writes it
 }
 
-// ErrKeyless: copying a table without a primary key takes the whole table at once (Copy
-// does not apply to it).
+// ErrKeyless: a table without a primary key is copied whole, with CopyKeyless.
 var ErrKeyless = errors.New("the replica table has no primary key")
+
+// ErrKeyed: CopyKeyless copies tables without a primary key only.
+var ErrKeyed = errors.New("the replica table has a primary key")
+
+// CopyKeyless copies a table without a primary key whole, in tx: it takes the table's SHARE
+// ROW EXCLUSIVE lock (applies of the table wait for the copy), then read reads the source
+// in a snapshot, and the copy replaces the table's rows (dml.KeylessReplace says why that
+// is exact). It returns the snapshot and the rows copied.
+func (a *Applier) CopyKeyless(ctx context.Context, tx pgx.Tx, schema, table string,
+	read func(ctx context.Context) (snapshot string, rows [][]byte, err error)) (string, int, error) {
+	if err := a.ensureSchema(ctx); err != nil {
+		return "", 0, err
+	}
+	n := tableName{schema, table}
+	t, err := a.cat.lookup(ctx, n)
+	if err != nil {
+		return "", 0, err
+	}
+	if !t.Keyless() {
+		return "", 0, &DataError{Err: fmt.Errorf("%s: %w", n, ErrKeyed)}
+	}
+	if _, err := tx.Exec(ctx, dml.Lock(&t.Table, dml.ShareRowExclusive)); err != nil {
+		return "", 0, fmt.Errorf("copy into %s: %w", n, err)
+	}
+	snap, rows, err := read(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := chunkColumns(t, &Chunk{Rows: rows}); err != nil && len(rows) > 0 {
+		return "", 0, &DataError{Err: fmt.Errorf("%s copy: %w", n, err)}
+	}
+	if _, err := tx.Exec(ctx, dml.KeylessReplace(&t.Table), t.relid, rows, snap); err != nil {
+		return "", 0, fmt.Errorf("copy into %s: %w", n, err)
+	}
+	return snap, len(rows), nil
+}
 
 // ApplyChunk applies c in tx, the caller's replica transaction (which also records the chunk
 // as copied, so that both commit or neither). It returns false, having written nothing, when
@@ -77,13 +112,14 @@ func chunkColumns(t *table, c *Chunk) ([]string, error) {
 		return t.Key, nil
 	}
 	tp := &tablePlan{t: t}
-	first, err := tp.columns(c.Rows[0], true)
+	needKey := !t.Keyless()
+	first, err := tp.columns(c.Rows[0], needKey)
 	if err != nil {
 		return nil, err
 	}
 	sig := string(first)
 	for _, row := range c.Rows[1:] {
-		set, err := tp.columns(row, true)
+		set, err := tp.columns(row, needKey)
 		if err != nil {
 			return nil, err
 		}

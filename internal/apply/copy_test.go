@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/dml"
 	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/source"
 	"github.com/pgfanout/pgfanout/internal/sourcetest"
@@ -228,4 +231,76 @@ func TestChangeWaitingForAChunkIsApplied(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	require.NoError(t, <-applied)
 	f.requireSame(t, "public", "kv")
+}
+
+// TestKeylessCopyConvergence: a table without a primary key is copied whole, in the middle of
+// its stream: events delivered before the copy are replaced by it, events the copy saw that
+// arrive after it are dropped, events it did not see are applied, duplicates and reordering
+// included. The changes made before the replica's queue existed reach it only through the
+// copy.
+func TestKeylessCopyConvergence(t *testing.T) {
+	for _, seed := range []uint64{21, 22, 23, 24} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r := rand.New(rand.NewPCG(seed, 5))
+			f := newFixture(t, workloadDDL...)
+			f.track(t, workloadTables...)
+			runWorkload(t, f, r, 60)
+			f.entries(t) // before the queue existed
+			src, err := source.Open(ctx, f.srcURL, liveness.Defaults(), 1)
+			require.NoError(t, err)
+			t.Cleanup(src.Close)
+			def, err := src.Describe(ctx, "public", "kl")
+			require.NoError(t, err)
+
+			var pending []change.Change
+			deliver := func(all bool) {
+				r.Shuffle(len(pending), func(i, j int) { pending[i], pending[j] = pending[j], pending[i] })
+				k := len(pending)
+				if !all {
+					k = r.IntN(len(pending) + 1)
+				}
+				for _, b := range deliveries(r, pending[:k]) {
+					f.apply(t, b)
+				}
+				pending = pending[k:]
+			}
+			for round := 0; round < 8; round++ {
+				runWorkload(t, f, r, n(r, 5, 25))
+				pending = append(pending, sourcetest.Flatten(f.entries(t))...)
+				deliver(false)
+				if round == 3 {
+					f.copyKeyless(t, src, def)
+					require.Equal(t, sourcetest.Dump(t, f.src, "public", "kl"), sourcetest.Dump(t, f.rep, "public", "kl"), "right after the copy")
+				}
+			}
+			deliver(true)
+			if !assert.Equal(t, sourcetest.Dump(t, f.src, "public", "kl"), sourcetest.Dump(t, f.rep, "public", "kl")) {
+				for _, q := range []string{`SELECT relid::text, version, encode(digest,'hex'), delta, txid FROM pgfanout.keyless_log ORDER BY version`,
+					`SELECT encode(digest,'hex'), owed FROM pgfanout.keyless_debts`, `SELECT snap::text FROM pgfanout.keyless_copies`,
+					`SELECT encode(pgfanout.row_digest(ROW(a, b)),'hex'), a, b FROM kl`, `SELECT * FROM pgfanout.truncations`} {
+					rows, _ := f.rep.Query(ctx, q)
+					vals, _ := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+					t.Logf("%s:\n%v", q, vals)
+				}
+			}
+		})
+	}
+}
+
+// copyKeyless copies table kl whole, as the copier does.
+func (f *fixture) copyKeyless(t *testing.T, src *source.Source, def *dml.Table) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, f.applier.ensureSchema(ctx))
+	tx, err := f.applier.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, _, err = f.applier.CopyKeyless(ctx, tx, "public", "kl", func(ctx context.Context) (string, [][]byte, error) {
+		s, rows, err := src.ReadChunk(ctx, def, nil, nil)
+		return s.Text, rows, err
+	})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
 }

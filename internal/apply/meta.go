@@ -33,11 +33,13 @@ type table struct {
 	all      []string
 
 	// SQL built once per table (and column set): pgx caches prepared statements by text.
-	claimSQL, deleteRowsSQL   string
-	reconcileSQL, truncateSQL string
-	mu                        sync.Mutex
-	upsertSQL                 map[string]string
-	copySQL                   map[copyShape]string
+	claimSQL, deleteRowsSQL       string
+	keylessEventsSQL, truncateSQL string
+	keylessApplySQL               string
+	mu                            sync.Mutex
+	upsertSQL                     map[string]string
+	copySQL                       map[copyShape]string
+	digestIndex                   bool // keyless: pgfanout's digest index exists
 }
 
 // copyShape is what a chunk's statement depends on.
@@ -56,7 +58,8 @@ func newTable(relid uint32, t dml.Table) *table {
 	tb.upsertSQL = map[string]string{}
 	tb.copySQL = map[copyShape]string{}
 	if tb.Keyless() {
-		tb.reconcileSQL = dml.Reconcile(&tb.Table)
+		tb.keylessEventsSQL = dml.KeylessEvents(&tb.Table)
+		tb.keylessApplySQL = dml.KeylessApply(&tb.Table)
 		tb.truncateSQL = dml.TruncateKeyless(&tb.Table)
 	} else {
 		tb.claimSQL = dml.Claim(&tb.Table)
@@ -76,6 +79,18 @@ func (t *table) upsert(sig string) string {
 		t.upsertSQL[sig] = s
 	}
 	return s
+}
+
+func (t *table) hasDigestIndex() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.digestIndex
+}
+
+func (t *table) setDigestIndex() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.digestIndex = true
 }
 
 // copy returns the statement applying a chunk whose rows carry cols.

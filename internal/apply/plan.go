@@ -61,8 +61,18 @@ type tablePlan struct {
 	deletes  imageList               // keyed: key images
 	claims   claimList               // keyed: every change, upserts and deletes
 	keyless  imageList               // keyless: row images (+1) and old-row images (-1)
+	ktxids   []int64
 	deltas   []int32
+	kdeletes bool        // a keyless event removes a copy: the table needs its digest index
+	images   imageCounts // keyless: images whose new events change their count
 	scratch  []byte
+}
+
+// imageCounts are the images of a keyless table whose count this batch changes.
+type imageCounts struct {
+	digests [][]byte
+	deltas  []int32
+	texts   []*string // an image text to insert copies from (nil when none is added)
 }
 
 type upsertGroup struct {
@@ -161,7 +171,9 @@ func (tp *tablePlan) addKeyless(c *change.Change, img []byte, delta int32) error
 		return fmt.Errorf("%s image: %w", c.Op, err)
 	}
 	tp.keyless.add(c.Version, img)
+	tp.ktxids = append(tp.ktxids, int64(c.TxID))
 	tp.deltas = append(tp.deltas, delta)
+	tp.kdeletes = tp.kdeletes || delta < 0
 	return nil
 }
 

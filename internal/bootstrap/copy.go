@@ -68,6 +68,9 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if def.Keyless() {
+		return true, c.copyKeyless(ctx, tx, ch, def)
+	}
 	snap, rows, err := c.src.ReadChunk(ctx, def, ch.Lo, ch.Hi)
 	if err != nil {
 		return false, err
@@ -94,6 +97,32 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 	}
 	c.m.copied(ch.Schema+"."+ch.Table, len(rows))
 	return true, nil
+}
+
+// copyKeyless copies a table without a primary key whole (its one chunk), in tx.
+func (c *Copier) copyKeyless(ctx context.Context, tx pgx.Tx, ch *apply.Chunk, def *dml.Table) error {
+	var seqHigh int64
+	snap, rows, err := c.applier.CopyKeyless(ctx, tx, ch.Schema, ch.Table, func(ctx context.Context) (string, [][]byte, error) {
+		s, rows, err := c.src.ReadChunk(ctx, def, nil, nil)
+		seqHigh = s.SeqHigh
+		return s.Text, rows, err
+	})
+	var de *apply.DataError
+	if errors.As(err, &de) {
+		_ = tx.Rollback(ctx)
+		return c.fail(ctx, ch.Schema, ch.Table, de.Error())
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, queries.CopyChunkDone, ch.ID, ChunkDone, snap, seqHigh, rows, c.cfg.Name); err != nil {
+		return fmt.Errorf("record chunk %d: %w", ch.ID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit chunk %d: %w", ch.ID, err)
+	}
+	c.m.copied(ch.Schema+"."+ch.Table, rows)
+	return nil
 }
 
 func bytesOf(s *string) []byte {

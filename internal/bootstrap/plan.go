@@ -129,8 +129,11 @@ func (c *Copier) check(ctx context.Context, schema, table string) (*dml.Table, s
 // compatible says why rows of the source table src cannot be copied into the replica table
 // rep, or "": the replica must have every source column and the same primary key.
 func compatible(src, rep *dml.Table) string {
-	if len(src.Key) == 0 {
-		return "the source table has no primary key: tables without one are not copied yet"
+	if src.Keyless() != rep.Keyless() {
+		if src.Keyless() {
+			return "the replica table has a primary key and the source table has none"
+		}
+		return "the source table has a primary key and the replica table has none"
 	}
 	have := map[string]bool{}
 	for _, col := range rep.Columns {
@@ -153,6 +156,9 @@ func (c *Copier) chunks(ctx context.Context, def *dml.Table) (int64, []*string, 
 	rows, bytes, err := c.src.Size(ctx, def.Schema, def.Name)
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if def.Keyless() {
+		return rows, []*string{nil}, []*string{nil}, nil // no key to cut by: one chunk, the whole table
 	}
 	per := int64(c.cfg.ChunkRows)
 	if rows > 0 && bytes > 0 {

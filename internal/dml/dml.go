@@ -74,6 +74,8 @@ func (t *Table) column(name string) (Column, bool) {
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
+func pgxIdent(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
 // list renders "<prefix><col><suffix>, …" for each column.
 func list(cols []string, prefix, suffix string) string {
 	var b strings.Builder

@@ -37,7 +37,9 @@ func statements() map[string]string {
 		"delete_rows.sql":      DeleteRows(weird),
 		"truncate_keyed.sql":   TruncateKeyed(weird),
 		"truncate_keyless.sql": TruncateKeyless(keyless),
-		"reconcile.sql":        Reconcile(keyless),
+		"keyless_events.sql":   KeylessEvents(keyless),
+		"keyless_apply.sql":    KeylessApply(keyless),
+		"digest_index.sql":     DigestIndex(keyless, 42),
 		"lock.sql":             Lock(weird, ShareRowExclusive),
 		"copy_chunk.sql":       CopyChunk(weird, []string{"Id", `line "no"`, "größe", "seq"}, Bounds{Lo: true, Hi: true}),
 		"copy_chunk_first.sql": CopyChunk(weird, []string{"Id", `line "no"`}, Bounds{Hi: true}),
@@ -104,13 +106,15 @@ func TestParameters(t *testing.T) {
 		{Claim(weird), []string{"$1", "$2", "$3", "$4", "$5"}},
 		{DeleteRows(weird), []string{"$1", "$2", "$3"}},
 		{TruncateKeyed(weird), []string{"$1", "$2", "$3"}},
-		{TruncateKeyless(keyless), []string{"$1", "$2", "$3", "$4"}},
+		{TruncateKeyless(keyless), []string{"$1", "$2", "$3"}},
 		{CopyChunk(weird, []string{"Id"}, Bounds{Lo: true, Hi: true}), []string{"$1", "$2", "$3", "$4", "$5", "$6"}},
 		{CopyChunk(weird, []string{"Id"}, Bounds{Lo: true}), []string{"$1", "$2", "$3", "$4", "$5"}},
 		{CopyChunk(weird, []string{"Id"}, Bounds{Hi: true}), []string{"$1", "$2", "$3", "$4", "$5"}},
 		{CopyChunk(weird, []string{"Id"}, Bounds{}), []string{"$1", "$2", "$3", "$4"}},
 		{CopyStale, []string{"$1", "$2"}},
-		{Reconcile(keyless), []string{"$1", "$2", "$3", "$4", "$5", "$6"}},
+		{KeylessEvents(keyless), []string{"$1", "$2", "$3", "$4", "$5"}},
+		{KeylessApply(keyless), []string{"$1", "$2", "$3", "$4"}},
+		{KeylessLocks, []string{"$1", "$2"}},
 		{Lock(weird, RowExclusive), nil},
 		{Catalog, []string{"$1", "$2"}},
 		{BookkeepingLock, []string{"$1"}},
@@ -142,12 +146,15 @@ func TestDeleteShape(t *testing.T) {
 }
 
 func TestKeylessShape(t *testing.T) {
-	img := `jsonb_object($5::text[], ARRAY[t."kind"::text, t."x y"::text])`
-	require.Contains(t, Reconcile(keyless), img, "images cover the writable columns only")
-	require.Contains(t, TruncateKeyless(keyless), strings.ReplaceAll(img, "$5", "$4"))
-	require.Contains(t, Reconcile(keyless), `INSERT INTO "public"."Événements" ("kind", "x y")`)
+	digest := `pgfanout.row_digest(ROW(t."kind", t."x y"))`
+	require.Contains(t, KeylessApply(keyless), digest+" = d.digest LIMIT -d.delta", "copies are found through the digest index, as many as needed")
+	require.Contains(t, DigestIndex(keyless, 42), `USING hash (pgfanout.row_digest(ROW("kind", "x y")))`, "the index's expression is the lookup's")
+	require.Contains(t, TruncateKeyless(keyless), digest)
+	require.Contains(t, KeylessEvents(keyless), `pgfanout.row_digest(ROW((p.rec)."kind", (p.rec)."x y"))`, "images cover the writable columns only")
+	require.Contains(t, KeylessApply(keyless), `INSERT INTO "public"."Événements" ("kind", "x y")`)
+	require.NotContains(t, KeylessApply(keyless)+KeylessEvents(keyless), "LOCK TABLE", "no table lock beyond the caller's ROW EXCLUSIVE")
 	empty := &Table{Schema: "s", Name: "t", Columns: []Column{{Name: "g", Generated: true}}}
-	require.Contains(t, Reconcile(empty), "ARRAY[]::text[]")
+	require.Contains(t, KeylessApply(empty), "SELECT count(*) FROM d")
 }
 
 func TestCopyChunkShape(t *testing.T) {

@@ -61,25 +61,49 @@ var Bookkeeping = []string{
   copied_by   text,
   UNIQUE (schema_name, table_name, plan, ordinal)
 )`,
-	`CREATE TABLE IF NOT EXISTS pgfanout.keyless_events (
+	// Bookkeeping of an unreleased earlier format.
+	`DROP TABLE IF EXISTS pgfanout.keyless_events`,
+	`ALTER TABLE pgfanout.row_versions ADD COLUMN IF NOT EXISTS txid bigint, ADD COLUMN IF NOT EXISTS snap pg_snapshot`,
+	`ALTER TABLE pgfanout.truncations ADD COLUMN IF NOT EXISTS txid bigint`,
+	// Keyless tables (dml/keyless.go): every event once, debts, and the snapshot of the
+	// table's copy (events it saw are dropped).
+	`CREATE TABLE IF NOT EXISTS pgfanout.keyless_log (
   relid   regclass NOT NULL,
   version bigint   NOT NULL,
-  image   jsonb    NOT NULL,
+  digest  bytea    NOT NULL,
   delta   integer  NOT NULL,
+  txid    bigint,
   PRIMARY KEY (relid, version)
 )`,
-	// Hash, not btree: a btree entry cannot exceed ~2.7 kB and an image is a whole row.
-	`CREATE INDEX IF NOT EXISTS keyless_events_image ON pgfanout.keyless_events USING hash (image)`,
+	`CREATE TABLE IF NOT EXISTS pgfanout.keyless_debts (
+  relid  regclass NOT NULL,
+  digest bytea    NOT NULL,
+  owed   integer  NOT NULL,
+  PRIMARY KEY (relid, digest)
+)`,
+	`CREATE TABLE IF NOT EXISTS pgfanout.keyless_copies (
+  relid regclass    PRIMARY KEY,
+  snap  pg_snapshot NOT NULL
+)`,
+	// An image's identity: the SHA-256 of its row's text. Declared IMMUTABLE so that an index
+	// can use it, and made so by pinning every setting its output depends on.
+	`CREATE OR REPLACE FUNCTION pgfanout.row_digest(r anyelement) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET "DateStyle" = 'ISO, YMD' SET "IntervalStyle" = 'postgres' SET "TimeZone" = 'UTC'
+SET extra_float_digits = 3 SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$ SELECT sha256(convert_to(r::text, 'UTF8')) $$`,
 }
 
 // BookkeepingPresent reports whether every bookkeeping table exists (then the DDL is
-// skipped, so a replicator role without CREATE works on a prepared replica).
-const BookkeepingPresent = `SELECT to_regclass('pgfanout.row_versions') IS NOT NULL
-  AND to_regclass('pgfanout.truncations') IS NOT NULL
-  AND to_regclass('pgfanout.keyless_events') IS NOT NULL
-  AND to_regclass('pgfanout.keyless_events_image') IS NOT NULL
-  AND to_regclass('pgfanout.copy_tables') IS NOT NULL
-  AND to_regclass('pgfanout.copy_chunks') IS NOT NULL`
+// skipped, so a replicator role without CREATE works on a prepared replica). It reads the
+// catalog tables, not to_regclass: a backend caches "not found" for a name until it next
+// processes invalidations, and the re-check after waiting for another replicator's DDL must
+// see that DDL's commit.
+const BookkeepingPresent = `SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'pgfanout' AND c.relname IN ('row_versions', 'truncations', 'keyless_log', 'keyless_debts',
+                                                         'keyless_copies', 'copy_tables', 'copy_chunks')) = 7
+   AND EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+               WHERE n.nspname = 'pgfanout' AND p.proname = 'row_digest')`
 
 // BookkeepingLock serializes concurrent bookkeeping creation by several replicators, since
 // CREATE … IF NOT EXISTS races with itself: $1 is BookkeepingLockKey.

@@ -33,26 +33,42 @@ WHERE EXISTS (SELECT FROM w)
 }
 
 // TruncateKeyless applies a truncate to a keyless table: $2 the truncate's version, $3 its
-// source transaction, $4 the writable column names. Each image keeps as many copies as its events above the watermark
-// add up to; every other row goes. (jsonb objects as maps: see Reconcile.)
+// source transaction. A truncate the table's copy already saw does nothing. Of each image the
+// table keeps as many copies as the events after the truncate add up to (those the replica already applied: changes that arrived before it);
+// every other row goes, debts are recomputed, and older events are forgotten (the watermark
+// now answers for them). A truncate reads the whole table: it is O(table) on the source too.
 func TruncateKeyless(t *Table) string {
-	return "WITH " + raise + `,
-gone AS (
-  DELETE FROM pgfanout.keyless_events e USING w WHERE e.relid = ` + relid + ` AND e.version < w.version
+	tbl := t.Ident()
+	return `WITH w AS (
+  INSERT INTO pgfanout.truncations AS w (relid, version, txid)
+  SELECT ` + relid + `, $2::bigint, $3::bigint
+  WHERE NOT coalesce(pg_visible_in_snapshot($3::bigint::text::xid8,
+          (SELECT s.snap FROM pgfanout.keyless_copies s WHERE s.relid = ` + relid + `)), false)
+  ON CONFLICT (relid) DO UPDATE SET version = excluded.version, txid = excluded.txid WHERE w.version < excluded.version
+  RETURNING w.version
 ),
-keep AS (
-  SELECT jsonb_object_agg(image::text, copies) AS m FROM (
-    SELECT e.image, sum(e.delta) AS copies FROM pgfanout.keyless_events e
-    WHERE e.relid = ` + relid + ` AND e.version > $2::bigint GROUP BY e.image HAVING sum(e.delta) > 0) k
+after AS (
+  SELECT x.digest, sum(x.delta) AS n FROM pgfanout.keyless_log x
+  WHERE x.relid = ` + relid + ` AND x.version > $2::bigint AND EXISTS (SELECT FROM w) GROUP BY x.digest
 ),
-kept AS (
-  SELECT jsonb_object_agg(x.toid::text || ':' || x.tid::text, true) AS s FROM (
-    SELECT t.tableoid AS toid, t.ctid AS tid, i.image,
-           row_number() OVER (PARTITION BY i.image ORDER BY t.tableoid, t.ctid) AS n
-    FROM ` + t.Ident() + ` AS t CROSS JOIN LATERAL (SELECT ` + image(t, "t", "$4") + `) AS i(image)
-    WHERE (SELECT m FROM keep) ? i.image::text) x
-  WHERE x.n <= ((SELECT m FROM keep) ->> x.image::text)::bigint
+keep AS (SELECT jsonb_object_agg(encode(a.digest, 'hex'), a.n) AS m FROM after a WHERE a.n > 0),
+cur AS (
+  SELECT t.ctid AS tid, encode(g.digest, 'hex') AS h,
+         row_number() OVER (PARTITION BY g.digest ORDER BY t.ctid) AS k
+  FROM ` + tbl + ` AS t CROSS JOIN LATERAL (SELECT ` + digestOf(t, "t") + `) AS g(digest)
+  WHERE EXISTS (SELECT FROM w)
+),
+forget AS (
+  DELETE FROM pgfanout.keyless_log x USING w WHERE x.relid = ` + relid + ` AND x.version < w.version
+),
+clear AS (
+  DELETE FROM pgfanout.keyless_debts k WHERE k.relid = ` + relid + ` AND EXISTS (SELECT FROM w)
+),
+owe AS (
+  INSERT INTO pgfanout.keyless_debts (relid, digest, owed)
+  SELECT ` + relid + `, a.digest, -a.n FROM after a WHERE a.n < 0
+  ON CONFLICT (relid, digest) DO UPDATE SET owed = excluded.owed
 )
-DELETE FROM ` + t.Ident() + ` AS t
-WHERE EXISTS (SELECT FROM w) AND NOT coalesce((SELECT s FROM kept) ? ` + rowID("t") + `, false)`
+DELETE FROM ` + tbl + ` AS t USING cur c
+WHERE t.ctid = c.tid AND c.k > coalesce(((SELECT keep.m FROM keep) ->> c.h)::bigint, 0)`
 }
