@@ -27,7 +27,7 @@ func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
 			"--replica-url", "PGFANOUT_REPLICA_URL", "--amqp-url", "PGFANOUT_AMQP_URL",
 			"--replica-name", "PGFANOUT_REPLICA_NAME", "--exchange", "PGFANOUT_EXCHANGE", "(default pgfanout)",
 			"--tables", "PGFANOUT_TABLES", "(default *.*)", "--http-addr", "PGFANOUT_HTTP_ADDR", "(default 127.0.0.1:9188)",
-			"--batch-size", "(default 100)", "--batch-changes", "--batch-wait", "(default 20ms)",
+			"--batch-size", "(default 100)", "--batch-changes", "--batch-wait", "(default 0s)",
 			"--prefetch", "(default 200)", "--max-attempts", "(default 5)", "--workers", "PGFANOUT_WORKERS", "--log-level", "--log-format",
 			"--io-timeout", "PGFANOUT_IO_TIMEOUT", "(default 20s)", "--tcp-keepalive", "(default 5s)", "--amqp-heartbeat", "PGFANOUT_AMQP_HEARTBEAT",
 		} {

@@ -48,7 +48,7 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	cli.HTTPAddrFlag(fs, &o.httpAddr, defaultHTTPAddr)
 	fs.IntVar(&o.batchSize, "batch-size", 100, "messages applied per transaction at most")
 	fs.IntVar(&o.batchChanges, "batch-changes", 20000, "changes applied per transaction at most (a message is never split)")
-	fs.DurationVar(&o.batchWait, "batch-wait", 20*time.Millisecond, "how long a batch waits to fill after its first message")
+	fs.DurationVar(&o.batchWait, "batch-wait", 0, "how long a batch waits to fill after its first message (0: batch naturally, applied as soon as a worker is free)")
 	fs.IntVar(&o.prefetch, "prefetch", 200, "unacknowledged messages RabbitMQ may deliver ahead")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 5, "failures of a message on its own before it goes to the dead-letter queue")
 	fs.IntVar(&o.workers, "workers", 2, "batches applied concurrently, each on its own replica connection")
@@ -64,8 +64,8 @@ func (o *options) config() (replicate.Config, error) {
 		return replicate.Config{}, cli.Required("replica-url")
 	case o.amqpURL == "":
 		return replicate.Config{}, cli.Required("amqp-url")
-	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait <= 0 || o.workers <= 0 || o.copyWorkers <= 0:
-		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --batch-wait, --prefetch, --max-attempts, --workers and --copy-workers must be positive"}
+	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait < 0 || o.workers <= 0 || o.copyWorkers <= 0:
+		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --prefetch, --max-attempts, --workers and --copy-workers must be positive, --batch-wait not negative"}
 	}
 	tables, err := replicate.ParsePatterns(o.tables)
 	if err != nil {

@@ -56,9 +56,13 @@ const rescanEvery = time.Second
 // idleLinger is how long the log must stay empty before the publisher takes its idle lock.
 // While it holds the lock every source commit that captured notifies, which takes a
 // cluster-wide lock; under steady load the log is empty only between two commits, and
-// without the linger the lock would be taken and released for nearly every statement. A
-// change committed during the linger waits for it, at most this long.
+// without the linger the lock would be taken and released for nearly every statement. During
+// the linger the log is fetched again every few milliseconds (lingerFirst).
 const idleLinger = 20 * time.Millisecond
+
+// lingerFirst is the first pause of a linger: a commit just after the log was found empty
+// waits about this long to be fetched (pauses double up to idleLinger/4).
+const lingerFirst = time.Millisecond
 
 func (c Config) withDefaults() Config {
 	if c.Exchange == "" {

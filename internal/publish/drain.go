@@ -52,7 +52,7 @@ func (t *term) drain(ctx context.Context) error {
 			}
 			continue
 		}
-		t.lingered = false
+		t.lingerSince = time.Time{}
 		t.idleWait.Reset()
 		if err := t.busy(); err != nil {
 			return err
@@ -75,17 +75,21 @@ func (t *term) drain(ctx context.Context) error {
 }
 
 // quiet handles an empty fetch. With a batch in flight it lands it (the caller then fetches
-// from the lowest version). Otherwise it first lingers for idleLinger and lets the caller
-// fetch again; if the log is still empty it takes the idle lock and lets the caller fetch
-// once more (a change committed before the lock was held sent no notification); after that
-// it waits for a notification or the poll.
+// from the lowest version). Otherwise it lingers: for idleLinger it lets the caller fetch
+// again after pauses doubling from lingerFirst, so that a commit during the linger is
+// published within a few milliseconds; if the log stayed empty it takes the idle lock and
+// lets the caller fetch once more (a change committed before the lock was held sent no
+// notification); after that it waits for a notification or the poll.
 func (t *term) quiet(ctx context.Context, inflight **flight) error {
 	switch {
 	case *inflight != nil:
 		return t.land(inflight)
-	case !t.idle && !t.lingered:
-		t.lingered = true
-		_ = retry.Sleep(ctx, idleLinger) // ended early by shutdown: the caller's loop checks ctx
+	case !t.idle && (t.lingerSince.IsZero() || time.Since(t.lingerSince) < idleLinger):
+		if t.lingerSince.IsZero() {
+			t.lingerSince = time.Now()
+			t.lingerWait.Reset()
+		}
+		_ = retry.Sleep(ctx, t.lingerWait.Next()) // ended early by shutdown: the caller's loop checks ctx
 		return nil
 	case !t.idle:
 		return t.takeIdle(ctx)

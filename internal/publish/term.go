@@ -32,20 +32,21 @@ var errStalled = errors.New("no progress")
 // term is one period as leader: the lease (renewed on its own connection), a work
 // connection for every change-log statement, and a RabbitMQ connection.
 type term struct {
-	p        *Publisher
-	conn     *pgx.Conn // work connection: fetch, delete, idle lock
-	store    *changelog.Store
-	work     context.Context // ends ShutdownGrace after shutdown (lets confirms finish), or at once when the term fails
-	bconn    *broker.Conn
-	live     atomic.Pointer[broker.Conn] // bconn, for the watchdog's goroutine
-	pub      *broker.Publisher
-	opened   bool           // a RabbitMQ connection was opened before in this term
-	broker   retry.Tracker  // RabbitMQ connection attempts
-	failures int            // broker failures since the last confirmed batch
-	progress atomic.Int64   // unix nanos of the drain loop's last step
-	idle     bool           // holds the idle lock: source commits notify
-	lingered bool           // the log was found empty, idleLinger passed, and nothing was fetched since
-	idleWait retry.Doubling // pause after the idle lock was busy
+	p           *Publisher
+	conn        *pgx.Conn // work connection: fetch, delete, idle lock
+	store       *changelog.Store
+	work        context.Context // ends ShutdownGrace after shutdown (lets confirms finish), or at once when the term fails
+	bconn       *broker.Conn
+	live        atomic.Pointer[broker.Conn] // bconn, for the watchdog's goroutine
+	pub         *broker.Publisher
+	opened      bool           // a RabbitMQ connection was opened before in this term
+	broker      retry.Tracker  // RabbitMQ connection attempts
+	failures    int            // broker failures since the last confirmed batch
+	progress    atomic.Int64   // unix nanos of the drain loop's last step
+	idle        bool           // holds the idle lock: source commits notify
+	lingerSince time.Time      // when the log was first found empty since the last fetch with work
+	lingerWait  retry.Doubling // pauses between the fetches of a linger
+	idleWait    retry.Doubling // pause after the idle lock was busy
 }
 
 // lead publishes as leader until ctx ends (then returns nil), the lease is lost, the source
@@ -63,8 +64,9 @@ func (p *Publisher) lead(ctx context.Context, lease *leader.Lease) error {
 		return err
 	}
 	t := &term{p: p, conn: conn, store: changelog.New(conn, p.cfg.Liveness.Timeout), work: work,
-		broker:   retry.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq", Hint: broker.Hint},
-		idleWait: retry.Doubling{Min: idleLinger, Max: p.cfg.PollInterval}}
+		broker:     retry.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq", Hint: broker.Hint},
+		idleWait:   retry.Doubling{Min: idleLinger, Max: p.cfg.PollInterval},
+		lingerWait: retry.Doubling{Min: lingerFirst, Max: idleLinger / 4}}
 	t.stepped()
 	// The first part to fail ends the term: termCtx itself, so that the work context follows.
 	g := pool.New().WithErrors().WithFirstError()

@@ -26,7 +26,7 @@ type Config struct {
 	Tables       []Pattern
 	BatchSize    int           // messages per batch at most
 	BatchChanges int           // changes per batch at most (a message is never split)
-	BatchWait    time.Duration // how long a batch waits to fill after its first message
+	BatchWait    time.Duration // how long a batch waits to fill after its first message (0: batch naturally)
 	Prefetch     int           // unacknowledged messages the broker may hand out
 	MaxAttempts  int           // failures of a message on its own before it is dead-lettered
 	// Workers apply batches concurrently, each in its own transaction on its own connection:
@@ -57,9 +57,6 @@ func (c Config) withDefaults() Config {
 	set(&c.CopyWorkers, 1)
 	if c.Exchange == "" {
 		c.Exchange = "pgfanout"
-	}
-	if c.BatchWait == 0 {
-		c.BatchWait = 20 * time.Millisecond
 	}
 	if c.RetryDelay == (retry.Policy{}) {
 		c.RetryDelay = retry.Policy{Min: time.Second, Max: 30 * time.Second}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/pgfanout/pgfanout/internal/apply"
 	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/retry"
@@ -11,58 +13,101 @@ import (
 
 var errAbandoned = errors.New("batch abandoned")
 
-// collect turns deliveries into batches: it waits for a first message, then gathers more until
-// BatchSize messages or BatchChanges changes, or until BatchWait has passed. Decoding here
-// overlaps with the worker applying the previous batch.
+// collect turns deliveries into batches, naturally: a batch is handed to the first worker
+// free as soon as it holds anything, and grows only while every worker is busy (up to
+// BatchSize messages or BatchChanges changes). So a lone commit is applied at once, and a
+// burst is applied in batches as large as the replica's pace makes them. With BatchWait set,
+// a batch also waits that long after its first message to fill. Decoding here overlaps with
+// the workers applying earlier batches.
 func (s *session) collect() error {
 	defer close(s.batches)
+	b := &pending{}
 	for {
-		b, err := s.gather()
-		if len(b) > 0 {
-			select {
-			case s.batches <- b:
-			case <-s.ctx.Done():
-				return nil
-			}
+		if err := s.fill(b); err != nil {
+			return err
 		}
-		if err != nil || s.ctx.Err() != nil {
+		var out chan<- []*message
+		if len(b.msgs) > 0 && (b.full(&s.cfg) || s.cfg.BatchWait <= 0 || time.Since(b.first) >= s.cfg.BatchWait) {
+			out = s.batches
+		}
+		var in <-chan amqp.Delivery
+		if !b.full(&s.cfg) {
+			in = s.deliveries
+		}
+		var wait <-chan time.Time
+		var timer *time.Timer
+		if out == nil && len(b.msgs) > 0 {
+			timer = time.NewTimer(time.Until(b.first.Add(s.cfg.BatchWait)))
+			wait = timer.C
+		}
+		done, err := s.step(b, out, in, wait)
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func (s *session) gather() ([]*message, error) {
-	var (
-		batch   []*message
-		changes int
-		timeout <-chan time.Time
-	)
-	for len(batch) < s.cfg.BatchSize && changes < s.cfg.BatchChanges {
+// step waits for one of: a worker taking the batch (which is then emptied), a delivery, the
+// batch's wait passing, or the session's end (done).
+func (s *session) step(b *pending, out chan<- []*message, in <-chan amqp.Delivery, wait <-chan time.Time) (done bool, err error) {
+	select {
+	case out <- b.msgs:
+		*b = pending{}
+	case d, ok := <-in:
+		if !ok {
+			return true, errDeliveriesClosed
+		}
+		s.add(b, d)
+	case <-wait:
+	case <-s.ctx.Done():
+		return true, nil
+	}
+	return false, nil
+}
+
+// pending is the batch being collected.
+type pending struct {
+	msgs    []*message
+	changes int
+	first   time.Time // when its first message came
+}
+
+func (b *pending) full(cfg *Config) bool {
+	return len(b.msgs) >= cfg.BatchSize || b.changes >= cfg.BatchChanges
+}
+
+// fill adds the deliveries that are already there, without waiting for any, until the batch
+// is full: a worker that becomes free then takes all that arrived meanwhile.
+func (s *session) fill(b *pending) error {
+	for !b.full(&s.cfg) {
 		select {
 		case d, ok := <-s.deliveries:
 			if !ok {
-				return batch, errDeliveriesClosed
+				return errDeliveriesClosed
 			}
-			s.acker.delivered(d.DeliveryTag)
-			if d.Redelivered {
-				s.metrics.redeliveries.Inc()
-			}
-			m, skipped := newMessage(d, s.cfg.Tables)
-			s.metrics.skipped.Add(float64(skipped))
-			batch = append(batch, m)
-			changes += len(m.changes)
-			if timeout == nil {
-				t := time.NewTimer(s.cfg.BatchWait)
-				defer t.Stop()
-				timeout = t.C
-			}
-		case <-timeout:
-			return batch, nil
-		case <-s.ctx.Done():
-			return batch, nil
+			s.add(b, d)
+		default:
+			return nil
 		}
 	}
-	return batch, nil
+	return nil
+}
+
+func (s *session) add(b *pending, d amqp.Delivery) {
+	s.acker.delivered(d.DeliveryTag)
+	if d.Redelivered {
+		s.metrics.redeliveries.Inc()
+	}
+	m, skipped := newMessage(d, s.cfg.Tables)
+	s.metrics.skipped.Add(float64(skipped))
+	if len(b.msgs) == 0 {
+		b.first = time.Now()
+	}
+	b.msgs = append(b.msgs, m)
+	b.changes += len(m.changes)
 }
 
 // work applies batches and retries held messages when they are due, until the session ends.
