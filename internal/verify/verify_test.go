@@ -37,7 +37,7 @@ const ordersRows = `INSERT INTO "Order Lines" ("order", "line no", qty, note, f,
 
 const eventsRows = `INSERT INTO events SELECT 'k' || (g % 5), g % 3 FROM generate_series(1, 300) g`
 
-func newRig(t *testing.T, ddl ...string) *rig {
+func newRig(t testing.TB, ddl ...string) *rig {
 	t.Helper()
 	r := &rig{srcURL: testenv.NewCaptureDatabase(t), repURL: testenv.NewDatabase(t)}
 	r.src, r.rep = sourcetest.Connect(t, r.srcURL), sourcetest.Connect(t, r.repURL)
@@ -55,7 +55,7 @@ func orders(t *testing.T) *rig {
 	return r
 }
 
-func (r *rig) verifier(t *testing.T, cfg Config) *Verifier {
+func (r *rig) verifier(t testing.TB, cfg Config) *Verifier {
 	t.Helper()
 	cfg.SourceURL, cfg.ReplicaURL = r.srcURL, r.repURL
 	if cfg.ChunkRows == 0 {
@@ -70,7 +70,7 @@ func (r *rig) verifier(t *testing.T, cfg Config) *Verifier {
 	return v
 }
 
-func (r *rig) verify(t *testing.T, cfg Config) *Report {
+func (r *rig) verify(t testing.TB, cfg Config) *Report {
 	t.Helper()
 	rep, err := r.verifier(t, cfg).Run(context.Background())
 	require.NoError(t, err)
