@@ -40,7 +40,7 @@ func (o *verifyOptions) flags(out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.maxKeys, "max-keys", 10, "differing keys listed per table at most")
 	fs.DurationVar(&o.recheck, "recheck", 30*time.Second, "how long differing keys are re-checked (every second) before they count as different: rows in flight become equal meanwhile; 0: no re-check")
 	fs.IntVar(&o.chunkRows, "chunk-rows", 10000, "rows per compared range at most")
-	fs.IntVar(&o.workers, "workers", 2, "ranges compared at once, each with a connection to the source and one to the replica")
+	fs.IntVar(&o.workers, "workers", 2, "statements each database runs at once, each on a connection of its own")
 	cli.LivenessFlags(fs, &o.liveness)
 	o.log.Flags(fs)
 	return fs

@@ -26,14 +26,15 @@ type rangeJob struct {
 	i int
 }
 
-// compare compares the ranges of jobs, Workers at once; each range's finding lands in its
-// table's found.
+// compare compares the ranges of jobs; each range's finding lands in its table's found. Twice
+// Workers ranges are under way and each side's pool has Workers connections: a range whose
+// source hash is done waits for its replica hash while the source hashes the next one.
 func (v *Verifier) compare(ctx context.Context, jobs []rangeJob) error {
 	left := map[*table]int{}
 	for _, j := range jobs {
 		left[j.t]++
 	}
-	g := pool.New().WithMaxGoroutines(v.cfg.Workers).WithContext(ctx).WithCancelOnError().WithFirstError()
+	g := pool.New().WithMaxGoroutines(2 * v.cfg.Workers).WithContext(ctx).WithCancelOnError().WithFirstError()
 	for _, j := range jobs {
 		g.Go(func(ctx context.Context) error {
 			f, err := v.compareRange(ctx, j.t, j.t.ranges[j.i])

@@ -33,8 +33,10 @@ type Config struct {
 	// Match selects the tables to compare, by the names the source tracks them under.
 	Match     func(schema, table string) bool
 	ChunkRows int // rows per compared range at most (default 10000)
-	Workers   int // ranges compared at once, each on a connection to either side (default 2)
-	MaxKeys   int // differing keys listed per table (default 10; negative: none)
+	// Workers is how many statements each side runs at once, each on a connection of its own
+	// (default 2); twice as many ranges are under way, so that neither side waits for the other.
+	Workers int
+	MaxKeys int // differing keys listed per table (default 10; negative: none)
 	// Recheck is how long differing keys are re-checked for (0: never; every difference seen
 	// is reported); RecheckEvery how often (default 1 s).
 	Recheck      time.Duration
@@ -91,7 +93,7 @@ func New(cfg Config, log zerolog.Logger) (*Verifier, error) {
 	if cfg.SourceURL == "" || cfg.ReplicaURL == "" {
 		return nil, errors.New("verify: a source URL and a replica URL are required")
 	}
-	conns := cfg.Workers + 1
+	conns := cfg.Workers
 	src, err := source.Open(context.Background(), cfg.SourceURL, cfg.Liveness, 2)
 	if err != nil {
 		return nil, err
@@ -101,7 +103,7 @@ func New(cfg Config, log zerolog.Logger) (*Verifier, error) {
 		src.Close()
 		return nil, err
 	}
-	repPool, err := replicaPool(cfg.ReplicaURL, cfg.Liveness, conns)
+	repPool, err := replicaPool(cfg.ReplicaURL, cfg.Liveness, conns+1)
 	if err != nil {
 		src.Close()
 		srcPool.Close()
