@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // NumberedStatement is what Numbered clients run: statement i (0 ≤ i < Total) gets Args(i, r),
@@ -24,22 +26,33 @@ type Numbered struct {
 	N           int
 	Total       int
 	Application string // as in Clients
+	// Conns, if set, are the connections to run on (N is then their number), opened and
+	// closed by the caller: a CPU sampler accounts a backend only while it lives, so a caller
+	// measuring the backends keeps them until its last sample.
+	Conns []*pgx.Conn
 }
 
 // Run opens the connections, then starts the clock and the clients; it returns when every
 // statement ran. The first failure stops every client.
 func (c Numbered) Run(ctx context.Context, s NumberedStatement) (Result, error) {
+	if c.Conns != nil {
+		c.N = len(c.Conns)
+	}
 	if c.N <= 0 || c.Total < 0 || s.Args == nil {
 		return Result{}, fmt.Errorf("numbered clients: want N > 0, Total >= 0 and Args, not %d, %d", c.N, c.Total)
 	}
-	conns, err := Clients{URL: c.URL, N: c.N, Application: c.Application}.connect(ctx)
-	defer func() {
-		for _, conn := range conns {
-			_ = conn.Close(context.Background())
+	conns := c.Conns
+	if conns == nil {
+		var err error
+		conns, err = Clients{URL: c.URL, N: c.N, Application: c.Application}.connect(ctx)
+		defer func() {
+			for _, conn := range conns {
+				_ = conn.Close(context.Background())
+			}
+		}()
+		if err != nil {
+			return Result{}, err
 		}
-	}()
-	if err != nil {
-		return Result{}, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

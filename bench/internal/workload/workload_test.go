@@ -171,6 +171,19 @@ func TestNumberedRunsEachNumberOnce(t *testing.T) {
 
 	_, err = Numbered{URL: url, N: 2, Total: 10}.Run(ctx, st)
 	require.ErrorContains(t, err, "insert", "duplicate keys fail the run")
+
+	// The caller's connections are used and stay open. (A new table: a statement of the
+	// failed run may still be on its way to table n.)
+	_, err = conn.Exec(ctx, `CREATE TABLE m (i int PRIMARY KEY)`)
+	require.NoError(t, err)
+	own := []*pgx.Conn{testenv.Connect(t, url), testenv.Connect(t, url)}
+	r, err = Numbered{Conns: own, Total: 10}.Run(ctx, NumberedStatement{Title: "insert m", SQL: `INSERT INTO m VALUES ($1)`,
+		Args: func(i int, _ *rand.Rand) []any { return []any{i} }})
+	require.NoError(t, err)
+	require.Equal(t, int64(10), r.Statements)
+	for _, c := range own {
+		require.NoError(t, c.Ping(ctx), "still open")
+	}
 	_, err = Numbered{URL: url, N: 0, Total: 1}.Run(ctx, st)
 	require.Error(t, err)
 }
