@@ -17,7 +17,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 BENCH_ARGS ?=
 COMPOSE ?= docker compose
 
-.PHONY: help build test test-stress lint bench bench-capture bench-publisher bench-replicator up down demo clean
+.PHONY: help build test test-stress lint bench bench-capture bench-publisher bench-replicator bench-e2e up down demo clean
 
 help: ## List targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,7 +37,7 @@ lint: ## go vet, staticcheck and a gofmt check
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 
-bench: bench-capture bench-publisher bench-replicator ## Run all benchmarks
+bench: bench-capture bench-publisher bench-replicator bench-e2e ## Run all benchmarks
 
 bench-capture: ## Benchmark trigger capture on the source (BENCH_ARGS=... passes flags)
 	$(SERVICES) $(GO) run ./bench/capture $(BENCH_ARGS)
@@ -47,6 +47,11 @@ bench-publisher: ## Benchmark publisher throughput
 
 bench-replicator: ## Benchmark replicator apply throughput
 	$(SERVICES) $(GO) run ./bench/replicator $(BENCH_ARGS)
+
+# bench-e2e starts its own private servers (four PostgreSQL clusters, a RabbitMQ node): no
+# SERVICES. BENCH_SCALE=0.1 scales its row counts and durations (about 15 min at 1).
+bench-e2e: ## pgfanout end to end beside native logical replication (BENCH_SCALE, BENCH_ARGS=-phases ...)
+	$(GO) run ./bench/e2e $(BENCH_ARGS)
 
 up: ## Start the docker compose stack (source, rabbitmq, publisher, replica, replicator)
 	$(COMPOSE) up -d --build
