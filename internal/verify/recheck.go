@@ -22,6 +22,11 @@ func (v *Verifier) recheck(ctx context.Context, tables []*table) error {
 		return nil
 	}
 	deadline := time.Now().Add(v.cfg.Recheck)
+	total := 0
+	for _, t := range tables {
+		total += t.cands.len()
+	}
+	v.progress.update(func(p *Progress) { p.Candidates, p.Rechecks = total, 0 })
 	for {
 		pending := 0
 		for _, t := range tables {
@@ -33,7 +38,7 @@ func (v *Verifier) recheck(ctx context.Context, tables []*table) error {
 			}
 			pending += t.cands.len()
 		}
-		v.progress.update(func(p *Progress) { p.Candidates = pending })
+		v.progress.update(func(p *Progress) { p.Candidates, p.Rechecks = pending, p.Rechecks+1 })
 		if pending == 0 || !time.Now().Before(deadline) {
 			return nil
 		}

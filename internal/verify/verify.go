@@ -183,6 +183,7 @@ type Progress struct {
 	Chunks, ChunksDone int   // ranges planned and compared
 	Rows               int64 // source rows compared
 	Candidates         int   // differing keys (or images) being re-checked
+	Rechecks           int   // re-checks done (in this phase)
 	Started            time.Time
 }
 
