@@ -27,6 +27,8 @@ var (
 	LeaseRelease string
 	//go:embed lease_read.sql
 	LeaseRead string
+	//go:embed advance_low_water.sql
+	AdvanceLowWater string
 	//go:embed source_stats.sql
 	SourceStats string
 	//go:embed copy_snapshot.sql

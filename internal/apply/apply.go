@@ -22,6 +22,7 @@ type Applier struct {
 
 	mu          sync.Mutex
 	schemaReady bool
+	prunedTo    int64 // the cutoff this applier's last complete prune reached
 }
 
 // New returns an Applier writing through pool (see PoolConfig for the session settings it

@@ -48,6 +48,9 @@ func (a *Applier) CopyKeyless(ctx context.Context, tx pgx.Tx, schema, table stri
 	if _, err := tx.Exec(ctx, dml.Lock(&t.Table, dml.ShareRowExclusive)); err != nil {
 		return "", 0, fmt.Errorf("copy into %s: %w", n, err)
 	}
+	if _, err := a.HoldHorizon(ctx, tx); err != nil {
+		return "", 0, fmt.Errorf("copy into %s: %w", n, err)
+	}
 	snap, rows, err := read(ctx)
 	if err != nil {
 		return "", 0, err
@@ -62,11 +65,11 @@ func (a *Applier) CopyKeyless(ctx context.Context, tx pgx.Tx, schema, table stri
 }
 
 // ApplyChunk applies c in tx, the caller's replica transaction (which also records the chunk
-// as copied, so that both commit or neither). It returns false, having written nothing, when
+// as copied, so that both commit or neither), which held the horizon before c was read. It returns false, having written nothing, when
 // the copy predates the newest truncate the replica applied to the table: then every row it
 // holds is gone on the source, and every row since arrives as a change. A table or a column
 // the replica lacks is a *DataError.
-func (a *Applier) ApplyChunk(ctx context.Context, tx pgx.Tx, c *Chunk) (bool, error) {
+func (a *Applier) ApplyChunk(ctx context.Context, tx pgx.Tx, _ Hold, c *Chunk) (bool, error) {
 	if err := a.ensureSchema(ctx); err != nil {
 		return false, err
 	}

@@ -184,19 +184,26 @@ func TestConcurrentAppliers(t *testing.T) {
 // deadlocks: concurrent appliers take every lock in one order, so none may ever happen.
 func applyAll(ctx context.Context, a *Applier, batches <-chan []change.Change) error {
 	for b := range batches {
-		for {
-			err := a.Apply(ctx, b)
-			if err == nil {
-				break
-			}
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
-				return fmt.Errorf("deadlock between appliers: %w", err)
-			}
-			if !IsTransient(err) || ctx.Err() != nil {
-				return err
-			}
+		if err := applyOne(ctx, a, b); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// applyOne applies one batch as applyAll does.
+func applyOne(ctx context.Context, a *Applier, b []change.Change) error {
+	for {
+		err := a.Apply(ctx, b)
+		if err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+			return fmt.Errorf("deadlock between appliers: %w", err)
+		}
+		if !IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+	}
 }

@@ -58,7 +58,9 @@ func (f *fixture) applyChunk(t *testing.T, c *Chunk) {
 	require.NoError(t, tx.QueryRow(ctx, `INSERT INTO pgfanout.copy_chunks (schema_name, table_name, plan, ordinal, state, snapshot)
 		VALUES ($1, $2, 1, (SELECT count(*) FROM pgfanout.copy_chunks), 'done', $3::pg_snapshot) RETURNING id`,
 		c.Schema, c.Table, c.Snapshot).Scan(&c.ID))
-	_, err = f.applier.ApplyChunk(ctx, tx, c)
+	hold, err := f.applier.HoldHorizon(ctx, tx)
+	require.NoError(t, err)
+	_, err = f.applier.ApplyChunk(ctx, tx, hold, c)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
 }
@@ -217,7 +219,9 @@ func TestChangeWaitingForAChunkIsApplied(t *testing.T) {
 	tx, err := f.applier.pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
-	_, err = f.applier.ApplyChunk(ctx, tx, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows})
+	hold, err := f.applier.HoldHorizon(ctx, tx) // after the read: no prune runs in this test
+	require.NoError(t, err)
+	_, err = f.applier.ApplyChunk(ctx, tx, hold, &Chunk{Schema: "public", Table: "kv", Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows})
 	require.NoError(t, err)
 	applied := make(chan error, 1)
 	other := New(newPool(t, f.repURL))

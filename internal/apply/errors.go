@@ -41,8 +41,9 @@ func IsTransient(err error) bool {
 		conn  *pgconn.ConnectError
 		pgErr *pgconn.PgError
 	)
+	var stale *StaleError
 	switch {
-	case errors.As(err, &de):
+	case errors.As(err, &de), errors.As(err, &stale):
 		return false
 	case errors.As(err, &se), errors.As(err, &conn):
 		// A connect error can wrap a server error (database missing, authentication failed):
@@ -73,4 +74,30 @@ func transientCode(code string) bool {
 		return code == "25006"
 	}
 	return false
+}
+
+// StaleError is a batch holding changes below the replica's bookkeeping horizon that the
+// replica cannot place: their keys' entries (or a keyless table's events) may have been
+// pruned, so applying them could bring back an older state (docs/bookkeeping.md). Nothing of
+// the batch was applied. The changes themselves are fine: a new copy of their tables
+// (`replicator resync`) makes the replica exact again.
+type StaleError struct {
+	Cutoff   int64   // the horizon's cutoff
+	Versions []int64 // the stale changes' versions
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("%d changes (from version %d) are older than the replica's bookkeeping horizon (version %d) "+
+		"and their entries may have been pruned: the replica cannot tell whether they are newer than its rows; "+
+		"copy their table again (replicator resync --tables)", len(e.Versions), slicesMin(e.Versions), e.Cutoff)
+}
+
+func slicesMin(vs []int64) int64 {
+	m := int64(0)
+	for i, v := range vs {
+		if i == 0 || v < m {
+			m = v
+		}
+	}
+	return m
 }

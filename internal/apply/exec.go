@@ -124,8 +124,9 @@ func (q *queued) result(results pgx.BatchResults, i int) error {
 	return q.reads[i](rows)
 }
 
-// exec runs the plan in one transaction, in up to three round trips: the tables' locks;
-// every table's statements; the images of keyless tables. The locks go first, in a round trip
+// exec runs the plan in one transaction, in up to three round trips: the tables' locks and
+// the bookkeeping horizon; every table's statements; the images of keyless tables. (A batch
+// with changes below the horizon's cutoff takes one more, resolveStale.) The locks go first, in a round trip
 // of their own: preparing a statement takes a lock on each table it names, and a pipeline
 // prepares every statement not cached yet before running any; taken by the preparation, a
 // weaker lock would come before the batch's own and be upgraded, and two such batches
@@ -141,14 +142,22 @@ func (a *Applier) exec(ctx context.Context, p *plan) error {
 	// Rollback after a successful Commit is a no-op.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	var locks, work, images queued
+	var h horizon
 	for _, tp := range p.tables {
 		tp.lock(&locks)
 		tp.queue(&work)
 	}
-	for _, q := range []*queued{&locks, &work} {
-		if err := q.run(ctx, tx); err != nil {
+	h.read(&locks)
+	if err := locks.run(ctx, tx); err != nil {
+		return err
+	}
+	if h.cutoff > 0 && p.oldest() < h.cutoff {
+		if err := a.resolveStale(ctx, tx, p, h.cutoff); err != nil {
 			return err
 		}
+	}
+	if err := work.run(ctx, tx); err != nil {
+		return err
 	}
 	for _, tp := range p.tables {
 		tp.queueKeyless(&images)

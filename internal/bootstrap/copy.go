@@ -71,12 +71,18 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 	if def.Keyless() {
 		return true, c.copyKeyless(ctx, tx, ch, def)
 	}
+	// Held before the source is read: the chunk's snapshot then sees every change whose
+	// bookkeeping a prune could remove meanwhile (docs/bookkeeping.md).
+	hold, err := c.applier.HoldHorizon(ctx, tx)
+	if err != nil {
+		return false, err
+	}
 	snap, rows, err := c.src.ReadChunk(ctx, def, ch.Lo, ch.Hi)
 	if err != nil {
 		return false, err
 	}
 	ch.Snapshot, ch.SeqHigh, ch.Rows = snap.Text, snap.SeqHigh, rows
-	applied, err := c.applier.ApplyChunk(ctx, tx, ch)
+	applied, err := c.applier.ApplyChunk(ctx, tx, hold, ch)
 	var de *apply.DataError
 	if errors.As(err, &de) {
 		_ = tx.Rollback(ctx)

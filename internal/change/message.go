@@ -24,6 +24,9 @@ const (
 	HeaderFirstVersion = "pgfanout-first-version" // int64: smallest version in the body
 	HeaderLastVersion  = "pgfanout-last-version"  // int64: largest version in the body
 	HeaderCount        = "pgfanout-count"         // int64: changes in the body
+	// HeaderLowWater (int64, optional): when the message was published, every change of any
+	// table below this version had been published and confirmed (docs/bookkeeping.md).
+	HeaderLowWater = "pgfanout-low-water"
 )
 
 // Headers are a message's typed headers.
@@ -104,6 +107,7 @@ type Message struct {
 	ID         string
 	Headers    Headers
 	Body       []byte // the JSON array of the changes (AppendBody)
+	LowWater   int64  // the source's low-water mark when published; 0: not stamped
 }
 
 // NewMessage is the message carrying changes of schema.table, whose JSON array is body.
@@ -113,14 +117,30 @@ func NewMessage(id, schema, table string, changes []Change, body []byte) Message
 
 // Publishing is m as it goes on the wire: persistent, JSON, with its headers and id.
 func (m Message) Publishing() amqp.Publishing {
+	h := m.Headers.AMQP()
+	if m.LowWater > 0 {
+		h[HeaderLowWater] = m.LowWater
+	}
 	return amqp.Publishing{
 		ContentType:  ContentType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    m.ID,
 		Timestamp:    time.Now(),
-		Headers:      m.Headers.AMQP(),
+		Headers:      h,
 		Body:         m.Body,
 	}
+}
+
+// LowWater reads the optional low-water header: 0 when absent.
+func LowWater(t amqp.Table) (int64, error) {
+	if _, ok := t[HeaderLowWater]; !ok {
+		return 0, nil
+	}
+	v, err := header[int64](t, HeaderLowWater)
+	if err == nil && v < 0 {
+		err = fmt.Errorf("header %s: %d is negative", HeaderLowWater, v)
+	}
+	return v, err
 }
 
 // DecodeDelivery checks a delivery against this format and returns its changes: content
@@ -135,6 +155,9 @@ func DecodeDelivery(d amqp.Delivery) ([]Change, error) {
 	}
 	h, err := ParseHeaders(d.Headers)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := LowWater(d.Headers); err != nil {
 		return nil, err
 	}
 	changes, err := Decode(d.Body)

@@ -52,6 +52,8 @@ func TestDecodeDeliveryRejects(t *testing.T) {
 		"int32 count":        func(d *amqp.Delivery) { d.Headers[HeaderCount] = int32(2) },
 		"string version":     func(d *amqp.Delivery) { d.Headers[HeaderFirstVersion] = "3" },
 		"future format":      func(d *amqp.Delivery) { d.Headers[HeaderFormat] = FormatVersion + 1 },
+		"int32 low water":    func(d *amqp.Delivery) { d.Headers[HeaderLowWater] = int32(5) },
+		"negative low water": func(d *amqp.Delivery) { d.Headers[HeaderLowWater] = int64(-1) },
 		"count disagrees":    func(d *amqp.Delivery) { d.Headers[HeaderCount] = int64(3) },
 		"last disagrees":     func(d *amqp.Delivery) { d.Headers[HeaderLastVersion] = int64(10) },
 		"other table header": func(d *amqp.Delivery) { d.Headers[HeaderTable] = "u" },
@@ -73,11 +75,27 @@ func TestDocsDescribeTheFormat(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/messages.md")
 	require.NoError(t, err)
 	text := string(doc)
-	for _, h := range []string{HeaderFormat, HeaderSchema, HeaderTable, HeaderFirstVersion, HeaderLastVersion, HeaderCount, ContentType} {
+	for _, h := range []string{HeaderFormat, HeaderSchema, HeaderTable, HeaderFirstVersion, HeaderLastVersion, HeaderCount, HeaderLowWater, ContentType} {
 		require.Contains(t, text, "`"+h+"`")
 	}
 	require.Contains(t, text, "format version "+strconv.FormatInt(FormatVersion, 10))
 	for _, op := range []Op{Insert, Update, Delete, Truncate} {
 		require.True(t, strings.Contains(text, "`"+string(op)+"`"), "op %s", op)
 	}
+}
+
+func TestLowWaterHeader(t *testing.T) {
+	changes := sample()
+	m := NewMessage("id", "s", "t", changes, AppendBody(nil, changes))
+	low, err := LowWater(m.Publishing().Headers)
+	require.NoError(t, err)
+	require.Zero(t, low, "an unstamped message")
+	m.LowWater = 8193
+	p := m.Publishing()
+	require.IsType(t, int64(0), p.Headers[HeaderLowWater])
+	low, err = LowWater(p.Headers)
+	require.NoError(t, err)
+	require.Equal(t, int64(8193), low)
+	_, err = DecodeDelivery(delivery(m))
+	require.NoError(t, err)
 }

@@ -99,6 +99,18 @@ func (s *Store) Delete(ctx context.Context, versions []int64) error {
 	return nil
 }
 
+// AdvanceLowWater advances the source's low-water mark and returns it (docs/bookkeeping.md).
+// It must not run inside a transaction.
+func (s *Store) AdvanceLowWater(ctx context.Context) (int64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	var low int64
+	if err := s.conn.QueryRow(ctx, queries.AdvanceLowWater).Scan(&low); err != nil {
+		return 0, fmt.Errorf("advance the low-water mark: %w", err)
+	}
+	return low, nil
+}
+
 // TakeIdleLock takes the publisher's idle lock (a session advisory lock): while it is held,
 // 'wakeup' capture notifies. It reports false, holding nothing, while a transaction that
 // captured changes without notifying is still open; its changes are not visible yet.

@@ -43,6 +43,8 @@ func statements() map[string]string {
 		"lock.sql":             Lock(weird, ShareRowExclusive),
 		"copy_chunk.sql":       CopyChunk(weird, []string{"Id", `line "no"`, "größe", "seq"}, Bounds{Lo: true, Hi: true}),
 		"copy_chunk_first.sql": CopyChunk(weird, []string{"Id", `line "no"`}, Bounds{Hi: true}),
+		"stale_keyed.sql":      StaleKeyed(weird),
+		"prune.sql":            Prune("row_versions"),
 	}
 }
 

@@ -85,6 +85,19 @@ var Bookkeeping = []string{
   relid regclass    PRIMARY KEY,
   snap  pg_snapshot NOT NULL
 )`,
+	// The bookkeeping horizon (dml/horizon.go, docs/bookkeeping.md): entries below cutoff may
+	// be pruned, and changes below it are stale; seen is the highest low-water mark a
+	// replicator reported, never below the cutoff (a copy's snapshot sees every change below it).
+	`CREATE TABLE IF NOT EXISTS pgfanout.horizon (
+  singleton   boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+  cutoff      bigint      NOT NULL DEFAULT 0,
+  seen        bigint      NOT NULL DEFAULT 0,
+  advanced_at timestamptz
+)`,
+	`INSERT INTO pgfanout.horizon DEFAULT VALUES ON CONFLICT DO NOTHING`,
+	// Pruned entries leave dead rows: vacuum them early, as the change log is.
+	`ALTER TABLE pgfanout.row_versions SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000)`,
+	`ALTER TABLE pgfanout.keyless_log SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000)`,
 	// An image's identity: the SHA-256 of its row's text. Declared IMMUTABLE so that an index
 	// can use it, and made so by pinning every setting its output depends on.
 	`CREATE OR REPLACE FUNCTION pgfanout.row_digest(r anyelement) RETURNS bytea
@@ -101,7 +114,7 @@ AS $$ SELECT sha256(convert_to(r::text, 'UTF8')) $$`,
 // see that DDL's commit.
 const BookkeepingPresent = `SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'pgfanout' AND c.relname IN ('row_versions', 'truncations', 'keyless_log', 'keyless_debts',
-                                                         'keyless_copies', 'copy_tables', 'copy_chunks')) = 7
+                                                         'keyless_copies', 'copy_tables', 'copy_chunks', 'horizon')) = 8
    AND EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
                WHERE n.nspname = 'pgfanout' AND p.proname = 'row_digest')`
 

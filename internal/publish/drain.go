@@ -57,6 +57,9 @@ func (t *term) drain(ctx context.Context) error {
 		if err := t.busy(); err != nil {
 			return err
 		}
+		if err := t.advanceLowWater(); err != nil {
+			return err
+		}
 		next, err := t.publish(b, fetched)
 		if err != nil {
 			return err
@@ -133,6 +136,7 @@ func (t *term) publish(b *changelog.Batch, fetched time.Time) (*flight, error) {
 	f := &flight{versions: b.Versions, last: b.Last(), changes: len(b.Changes), fetched: fetched}
 	lim := messageLimits{Changes: t.p.cfg.MessageChanges, Bytes: t.p.cfg.MessageBytes}
 	err := eachMessage(b.Changes, lim, func(m change.Message) error {
+		m.LowWater = t.lowWater.mark
 		dc, err := t.pub.Publish(t.work, t.p.cfg.Exchange, m.RoutingKey, m.Publishing())
 		if err != nil {
 			return brokerError{fmt.Errorf("publish changes %d..%d: %w", m.Headers.FirstVersion, m.Headers.LastVersion, err)}

@@ -17,6 +17,7 @@ type metrics struct {
 	isLeader       prometheus.Gauge
 	blocked        prometheus.Gauge
 	stalls         prometheus.Counter
+	lowWater       prometheus.Gauge
 	reconnects     *prometheus.CounterVec
 }
 
@@ -53,6 +54,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 while RabbitMQ blocks this leader's connection for a resource alarm (memory, disk)."}),
 		stalls: prometheus.NewCounter(prometheus.CounterOpts{Name: name("stalls_total"),
 			Help: "Times the progress watchdog found the leader stuck and reconnected everything."}),
+		lowWater: prometheus.NewGauge(prometheus.GaugeOpts{Name: name("low_water_version"),
+			Help: "The source's low-water mark as last advanced: every change below it was confirmed (docs/bookkeeping.md)."}),
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name("reconnects_total"),
 			Help: "Connections re-established after a failure, by target."}, []string{"target"}),
 	}
@@ -63,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.changes, m.messages, m.unroutable, m.batchChanges, m.batchSeconds,
-		m.confirmSeconds, m.backlog, m.notifyUsage, m.isLeader, m.blocked, m.stalls, m.reconnects} {
+		m.confirmSeconds, m.backlog, m.notifyUsage, m.isLeader, m.blocked, m.stalls, m.lowWater, m.reconnects} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

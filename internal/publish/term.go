@@ -47,6 +47,7 @@ type term struct {
 	lingerSince time.Time      // when the log was first found empty since the last fetch with work
 	lingerWait  retry.Doubling // pauses between the fetches of a linger
 	idleWait    retry.Doubling // pause after the idle lock was busy
+	lowWater    lowWater
 }
 
 // lead publishes as leader until ctx ends (then returns nil), the lease is lost, the source

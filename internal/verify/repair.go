@@ -118,13 +118,19 @@ func (v *Verifier) repairRange(ctx context.Context, t *table, r keyRange) (int, 
 	if err := tx.QueryRow(ctx, dml.RepairChunk, t.rep.Schema, t.rep.Table, plan, text(r.lo), text(r.hi), bootstrap.ChunkPending).Scan(&id); err != nil {
 		return 0, fmt.Errorf("repair %s: record the chunk: %w", t.name(), err)
 	}
+	// Held before the source is read: the copy's snapshot then sees every change whose
+	// bookkeeping a prune could remove meanwhile (docs/bookkeeping.md).
+	hold, err := v.applier.HoldHorizon(ctx, tx)
+	if err != nil {
+		return 0, fmt.Errorf("repair %s: %w", t.name(), err)
+	}
 	snap, rows, err := v.src.ReadChunk(ctx, t.def, r.lo, r.hi)
 	if err != nil {
 		return 0, fmt.Errorf("repair %s: %w", t.name(), err)
 	}
 	ch := &apply.Chunk{ID: id, Schema: t.rep.Schema, Table: t.rep.Table, Lo: r.lo, Hi: r.hi,
 		Snapshot: snap.Text, SeqHigh: snap.SeqHigh, Rows: rows}
-	applied, err := v.applier.ApplyChunk(ctx, tx, ch)
+	applied, err := v.applier.ApplyChunk(ctx, tx, hold, ch)
 	if err != nil {
 		return 0, fmt.Errorf("repair %s: %w", t.name(), err)
 	}

@@ -1,0 +1,4 @@
+BEGIN;
+DROP FUNCTION IF EXISTS pgfanout.advance_low_water();
+DROP TABLE IF EXISTS pgfanout.low_water;
+COMMIT;
