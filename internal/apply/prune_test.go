@@ -64,8 +64,8 @@ func TestPruneNeverResurrects(t *testing.T) {
 
 	f.stale(t, []change.Change{ch("k", 1, change.Insert, `{"id":1}`, `{"id":1,"v":"a"}`)}, 1) // a deleted row
 	f.stale(t, []change.Change{ch("k", 2, change.Insert, `{"id":2}`, `{"id":2,"v":"a"}`)}, 2) // an older image
-	f.stale(t, []change.Change{ch("l", 8, change.Insert, "", `{"v":"y"}`)}, 8)                 // a second copy
-	f.stale(t, []change.Change{ch("l", 9, change.Truncate, "", "")}, 9)                          // rows of unknown age
+	f.stale(t, []change.Change{ch("l", 8, change.Insert, "", `{"v":"y"}`)}, 8)                // a second copy
+	f.stale(t, []change.Change{ch("l", 9, change.Truncate, "", "")}, 9)                       // rows of unknown age
 	// A batch with one stale change applies nothing, not even its fresh ones.
 	f.stale(t, []change.Change{ch("k", 30, change.Insert, `{"id":4}`, `{"id":4,"v":"new"}`),
 		ch("k", 3, change.Delete, `{"id":2}`, "")}, 3)
