@@ -1,7 +1,8 @@
 -- Demo schema, loaded by the postgres image's /docker-entrypoint-initdb.d on the
--- first start of BOTH the source and the replica: the replicator applies rows to
--- existing tables, it does not create them. Keep the two in sync by loading the
--- same file (run it by hand on any other replica).
+-- source's first start, and on each replica's by deploy/replica/initdb/20-demo-schema.sql
+-- as the replicator's role: the replicator applies rows to existing tables, it does not
+-- create them yet (docs/schema.md). `make demo` loads it into its databases too. Run it by
+-- hand, as the replicator's role, on any other replica.
 CREATE SCHEMA IF NOT EXISTS demo;
 
 CREATE TABLE IF NOT EXISTS demo.customers (

@@ -86,12 +86,19 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	require.NotNil(t, build, "need a build stage: FROM ... AS build")
+	// The builder is exactly go.mod's toolchain: a newer image would build with another Go
+	// than the tests ran, an older one refuses go.mod (GOTOOLCHAIN=local).
+	want := "golang:" + goToolchain(t) + "-"
+	require.Truef(t, strings.HasPrefix(build.from, want), "FROM %s: the builder must be %s<debian release>", build.from, want)
+	require.Truef(t, strings.HasSuffix(build.from, "-trixie"), "FROM %s: build on the current Debian (trixie)", build.from)
 	require.Contains(t, strings.Join(append(build.find("ENV"), build.find("RUN")...), "\n"), "CGO_ENABLED=0",
 		"binaries must be static (CGO_ENABLED=0)")
 
 	final := stages[len(stages)-1]
 	require.NotEqual(t, "build", final.name, "the build stage must not be the final image")
 	require.False(t, strings.HasPrefix(final.from, "golang"), "final image must not be the Go toolchain image")
+	// A current base: distroless on Debian 13.
+	require.Truef(t, strings.HasPrefix(final.from, "gcr.io/distroless/static-debian13:"), "final image %s: want gcr.io/distroless/static-debian13", final.from)
 	copies := strings.Join(final.find("COPY"), "\n")
 	require.Contains(t, copies, "--from=build", "final stage must copy the binaries from the build stage")
 	require.Contains(t, copies, "/usr/local/bin", "binaries belong in /usr/local/bin")
