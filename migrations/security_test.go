@@ -82,6 +82,8 @@ func TestAppRoleWritesButCannotTouchTheLog(t *testing.T) {
 		`SELECT pgfanout.set_notify('off')`,
 		`SELECT nextval('pgfanout.version_seq')`,
 		`SELECT * FROM pgfanout.idle_lock_key()`,
+		`SELECT pgfanout.advance_low_water()`,
+		`UPDATE pgfanout.low_water SET low_water = 1 << 62`,
 		// A role's own trigger cannot borrow the capture's SECURITY DEFINER functions.
 		`CREATE TRIGGER forge AFTER TRUNCATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.capture_truncate()`)
 }
@@ -123,6 +125,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		{queries.TakeIdleLock, nil},
 		{queries.ReleaseIdleLock, nil},
 		{queries.DeleteChanges, []any{[]int64{1, 2}}},
+		{queries.AdvanceLowWater, nil},
 	} {
 		_, err := pub.Exec(ctxT(t), st.sql, st.args...)
 		require.NoError(t, err, st.sql)
@@ -143,6 +146,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		`SELECT pgfanout.untrack('t')`,
 		`SELECT pgfanout.set_notify('row')`,
 		`SELECT nextval('pgfanout.version_seq')`,
+		`UPDATE pgfanout.low_water SET low_water = 1 << 62`,
 		`SELECT * FROM t`)
 }
 
