@@ -189,8 +189,7 @@ func (r *bootRig) diff(rep *replica) string {
 	n := 0
 	report := func(id int64) {
 		var entry, xmin string
-		_ = rep.conn.QueryRow(ctx, `SELECT coalesce((SELECT v::text || ' ' || coalesce(c.snapshot::text, '')
-			FROM pgfanout.row_versions v LEFT JOIN pgfanout.copy_chunks c ON c.id = v.chunk
+		_ = rep.conn.QueryRow(ctx, `SELECT coalesce((SELECT v::text FROM pgfanout.row_versions v
 			WHERE v.key = jsonb_build_array($1::bigint)), 'no entry')`, id).Scan(&entry)
 		_ = r.src.QueryRow(ctx, `SELECT coalesce((SELECT xmin::text FROM big WHERE id = $1), '-')`, id).Scan(&xmin)
 		fmt.Fprintf(&b, "id %d: source %q (xmin %s) replica %q bookkeeping %s\n", id, src[id], xmin, dst[id], entry)

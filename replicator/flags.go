@@ -31,6 +31,7 @@ type options struct {
 	prefetch     int
 	maxAttempts  int
 	workers      int
+	horizon      time.Duration
 	liveness     liveness.Settings
 	log          cli.Log
 }
@@ -52,6 +53,7 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.prefetch, "prefetch", 200, "unacknowledged messages RabbitMQ may deliver ahead")
 	fs.IntVar(&o.maxAttempts, "max-attempts", 5, "failures of a message on its own before it goes to the dead-letter queue")
 	fs.IntVar(&o.workers, "workers", 2, "batches applied concurrently, each on its own replica connection")
+	fs.DurationVar(&o.horizon, "bookkeeping-horizon", time.Minute, "prune the replica's bookkeeping below the source's low-water mark this long after it was seen; a change arriving later below it is stale and its table copied again (0: never prune)")
 	cli.LivenessFlags(fs, &o.liveness)
 	o.log.Flags(fs)
 	return fs
@@ -64,8 +66,8 @@ func (o *options) config() (replicate.Config, error) {
 		return replicate.Config{}, cli.Required("replica-url")
 	case o.amqpURL == "":
 		return replicate.Config{}, cli.Required("amqp-url")
-	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait < 0 || o.workers <= 0 || o.copyWorkers <= 0:
-		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --prefetch, --max-attempts, --workers and --copy-workers must be positive, --batch-wait not negative"}
+	case o.batchSize <= 0 || o.batchChanges <= 0 || o.prefetch <= 0 || o.maxAttempts <= 0 || o.batchWait < 0 || o.workers <= 0 || o.copyWorkers <= 0 || o.horizon < 0:
+		return replicate.Config{}, cli.UsageError{Msg: "--batch-size, --batch-changes, --prefetch, --max-attempts, --workers and --copy-workers must be positive, --batch-wait and --bookkeeping-horizon not negative"}
 	}
 	tables, err := replicate.ParsePatterns(o.tables)
 	if err != nil {
@@ -87,5 +89,6 @@ func (o *options) config() (replicate.Config, error) {
 		ReplicaURL: o.replicaURL, SourceURL: o.sourceURL, CopyWorkers: o.copyWorkers, AMQPURL: o.amqpURL, Exchange: o.exchange, ReplicaName: name, Tables: tables,
 		BatchSize: o.batchSize, BatchChanges: o.batchChanges, BatchWait: o.batchWait,
 		Prefetch: o.prefetch, MaxAttempts: o.maxAttempts, Workers: o.workers, Liveness: o.liveness,
+		BookkeepingHorizon: o.horizon,
 	}, nil
 }

@@ -39,6 +39,8 @@ var (
 	TableSize string
 	//go:embed copy_request.sql
 	CopyRequest string
+	//go:embed copy_request_stale.sql
+	CopyRequestStale string
 	//go:embed copy_discover.sql
 	CopyDiscover string
 	//go:embed copy_lock_table.sql

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -39,4 +40,27 @@ func (c *Copier) Resync(ctx context.Context, tables []source.Tracked) error {
 	}
 	c.Wake()
 	return nil
+}
+
+// ErrNotTracked: the source does not track the table (any more).
+var ErrNotTracked = errors.New("the source does not track the table")
+
+// ResyncStale requests a new copy of schema.table because a change of it arrived below the
+// replica's bookkeeping horizon (docs/bookkeeping.md), unless a plan of it is pending already.
+func (c *Copier) ResyncStale(ctx context.Context, schema, table string) error {
+	name := pgx.Identifier{schema, table}.Sanitize()
+	tracked, err := c.Tracked(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tracked {
+		if t.Schema == schema && t.Table == table {
+			if err := c.exec(ctx, queries.CopyRequestStale, t.Schema, t.Table, t.Epoch, StatePlanning); err != nil {
+				return fmt.Errorf("request a copy of %s: %w", name, err)
+			}
+			c.Wake()
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %w", name, ErrNotTracked)
 }

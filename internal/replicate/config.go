@@ -41,6 +41,10 @@ type Config struct {
 	// ShutdownGrace bounds how long a batch in flight may finish after shutdown begins.
 	ShutdownGrace time.Duration
 	Liveness      liveness.Settings
+	// BookkeepingHorizon is how long after a replicator saw the source's low-water mark the
+	// replica's bookkeeping below it is pruned, and changes below it count as stale
+	// (docs/bookkeeping.md). 0 keeps every entry; the flag's default is 1m.
+	BookkeepingHorizon time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("a replica URL is required")
 	case c.ReplicaName == "":
 		return errors.New("a replica name is required")
+	case c.BookkeepingHorizon < 0:
+		return errors.New("the bookkeeping horizon cannot be negative")
 	case c.BatchSize < 1 || c.BatchChanges < 1 || c.Prefetch < 1 || c.MaxAttempts < 1 || c.Workers < 1:
 		return errors.New("batch size, batch changes, prefetch, max attempts and workers must be positive")
 	}

@@ -16,6 +16,7 @@ type message struct {
 	// bad is set when the message cannot be applied whatever the replica holds (it does not
 	// meet the message format): such a message is dead-lettered at once.
 	bad      error
+	lowWater int64     // the source's low-water mark it carries (0: none)
 	failures int       // failed attempts of this message applied on its own
 	retryAt  time.Time // when a held message is tried again
 }
@@ -29,6 +30,7 @@ func newMessage(d amqp.Delivery, tables []Pattern) (m *message, skipped int) {
 		m.bad = err
 		return m, 0
 	}
+	m.lowWater, _ = change.LowWater(d.Headers) // checked by decode
 	m.changes = changes[:0]
 	for _, c := range changes {
 		if MatchAny(tables, c.Schema, c.Table) {

@@ -13,6 +13,7 @@ type metrics struct {
 	redeliveries prometheus.Counter
 	retries      prometheus.Counter
 	skipped      prometheus.Counter
+	stale        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,7 +40,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "apply_retries_total", Help: "Batch attempts that failed transiently (replica down, deadlock) and were retried."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "skipped_changes_total", Help: "Changes of tables outside --tables (left by an old binding), acknowledged unapplied."}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "stale_messages_total", Help: "Messages with changes below the bookkeeping horizon that the replica could not place, " +
+				"by what was done: resync (their table is copied again) or dead_lettered (no --source-url)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.applied, m.batchChanges, m.applySeconds, m.lag, m.deadLettered, m.redeliveries, m.retries, m.skipped)
+	reg.MustRegister(m.applied, m.batchChanges, m.applySeconds, m.lag, m.deadLettered, m.redeliveries, m.retries, m.skipped, m.stale)
 	return m
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pgfanout/pgfanout/internal/bootstrap"
 	"github.com/pgfanout/pgfanout/internal/broker"
 	"github.com/pgfanout/pgfanout/internal/change"
+	"github.com/pgfanout/pgfanout/internal/horizon"
 	"github.com/pgfanout/pgfanout/internal/retry"
 )
 
@@ -39,6 +40,8 @@ type Replicator struct {
 	log      zerolog.Logger
 	metrics  *metrics
 	status   *status
+	tracker  *horizon.Tracker // the low-water marks this process saw
+	reg      prometheus.Registerer
 }
 
 // New builds a Replicator; metrics are registered on reg (none when nil). Without
@@ -49,7 +52,7 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator
 		return nil, err
 	}
 	r := &Replicator{cfg: cfg, applier: cfg.Applier, log: log, metrics: newMetrics(reg), status: newStatus(),
-		declared: make(chan struct{})}
+		declared: make(chan struct{}), tracker: &horizon.Tracker{}, reg: reg}
 	if r.applier != nil {
 		return r, nil
 	}
@@ -104,6 +107,10 @@ func (r *Replicator) Run(ctx context.Context) error {
 	g.Go(r.watchReplica)
 	if r.copier != nil {
 		g.Go(func(ctx context.Context) error { return r.copier.Run(ctx, r.declared) })
+	}
+	if p, ok := r.applier.(horizon.Pruner); ok && r.cfg.BookkeepingHorizon > 0 {
+		loop := horizon.New(r.cfg.BookkeepingHorizon, r.tracker, p, r.log.With().Str("component", "prune").Logger(), r.reg)
+		g.Go(loop.Run)
 	}
 	err := g.Wait()
 	r.log.Info().Msg("replicator stopped")

@@ -103,6 +103,7 @@ func (s *session) add(b *pending, d amqp.Delivery) {
 	}
 	m, skipped := newMessage(d, s.cfg.Tables)
 	s.metrics.skipped.Add(float64(skipped))
+	s.tracker.Observe(m.lowWater)
 	if len(b.msgs) == 0 {
 		b.first = time.Now()
 	}
@@ -151,11 +152,18 @@ func (s *session) applyGroup(msgs []*message) error {
 		return nil
 	}
 	err := s.applyRetrying(ok)
+	var stale *apply.StaleError
 	switch {
 	case err == nil:
 		return s.applied(ok)
 	case errors.Is(err, errAbandoned):
 		return err
+	case errors.As(err, &stale):
+		rest, err := s.staleMessages(ok, stale)
+		if err != nil || len(rest) == 0 {
+			return err
+		}
+		return s.applyGroup(rest)
 	case errors.Is(err, errTooSlow):
 		// Halves go through within the deadline; no message is blamed for it.
 	case len(ok) == 1:
