@@ -91,6 +91,7 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				FlagSet:    o.migrateFlags(stdout),
 				Exec:       func(ctx context.Context, _ []string) error { return migrateSource(ctx, o, stderr) },
 			}),
+			statusCommand(stdout, stderr),
 			cli.Healthcheck("publisher", defaultHTTPAddr, stdout),
 		},
 	})
