@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 	require.Equal(t, 10_000, o.n(loadRows1, minRows))
 	require.Equal(t, 1, o.n(tpcbScale1, 1), "10 × 0.05 rounds to 1")
 	require.Equal(t, 3*time.Second, o.d(latencyFor1))
-	require.Equal(t, time.Minute+5*time.Second, o.convergeTimeout(time.Second))
+	require.Equal(t, 3*time.Minute+5*time.Second, o.convergeTimeout(time.Second))
 
 	o, err = parseFlags([]string{"-scale", "2", "-converge-timeout", "5s"})
 	require.NoError(t, err)
