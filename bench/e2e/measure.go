@@ -35,6 +35,10 @@ func rate(n int64, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
+// writeTimeout bounds a run's writes, so that a source that stops taking them fails the
+// bench instead of hanging it (at scale 1 the longest run writes for a few minutes).
+const writeTimeout = 30 * time.Minute
+
 // measure runs write on sys's source and waits until the replicas equal it by probes,
 // accounting the system's processes throughout.
 func (b *bench) measure(ctx context.Context, sys system, probes []probe, write func(ctx context.Context) (work, error),
@@ -51,8 +55,10 @@ func (b *bench) measure(ctx context.Context, sys system, probes []probe, write f
 	if err != nil {
 		return runResult{}, err
 	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	start := time.Now()
-	w, err := write(ctx)
+	w, err := write(wctx)
 	end := time.Now()
 	if err == nil {
 		err = tr.committed(ctx, w.changes)

@@ -102,6 +102,11 @@ func (b *bench) footprintReport(w *strings.Builder) {
 	for _, p := range foot.stopped {
 		t.Add(p.label+", peak RSS", mib(p.hwm), "—")
 	}
+	dl := 0
+	for _, p := range foot.stopped {
+		dl += p.deadlocks
+	}
+	t.Add("deadlocks (SQLSTATE 40P01) in the replicators' logs", fmt.Sprint(dl), "—")
 	peak := b.mainPeaks()
 	t.Add("RabbitMQ node, peak RSS (sampled)", mib(peak["pgfanout: RabbitMQ"]), "—")
 	t.Add("source: publisher's backends / walsender, peak private RSS", mib(peak["pgfanout: source: publisher's backends"]),
