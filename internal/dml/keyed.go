@@ -55,16 +55,20 @@ ON CONFLICT (relid, key) DO UPDATE SET version = excluded.version, deleted = exc
 WHERE ` + newer
 }
 
-// claimed is the join of c to the entries its changes won in Claim: the index of
-// row_versions finds each key (a join to a CTE would be planned from a row estimate of 1 — the
-// planner cannot see through the lateral json_populate_record — and nest-loop in O(n²)).
+// claimed keeps the rows of c whose change won its key in Claim. The entry is looked up per
+// row of c through row_versions' primary key, in a LATERAL subquery that OFFSET 0 keeps from
+// being flattened into a plain join: that fixes the join order (c outside, one index probe
+// per change). As a plain join the planner could put the
+// entries outside, and before row_versions has statistics (a new replica, before its first
+// ANALYZE) it estimates them at one row and nest-loops over every entry of the table for each
+// change, re-parsing the batch each time: O(entries × batch) per statement.
 func claimed(deleted bool) string {
 	d := "NOT v.deleted"
 	if deleted {
 		d = "v.deleted"
 	}
-	return `JOIN pgfanout.row_versions v ON v.relid = ` + relid + ` AND v.key = c.key
-WHERE v.snap IS NULL AND v.version = c.version AND ` + d
+	return `CROSS JOIN LATERAL (SELECT FROM pgfanout.row_versions v
+  WHERE v.relid = ` + relid + ` AND v.key = c.key AND v.snap IS NULL AND v.version = c.version AND ` + d + ` OFFSET 0) AS won`
 }
 
 // Upsert writes the rows of a batch of inserts and updates whose change won its key in
@@ -117,9 +121,12 @@ func updatable(t *Table, cols []string) []string {
 func DeleteRows(t *Table) string {
 	var b strings.Builder
 	b.WriteString("WITH " + newest(t) + "\n")
-	b.WriteString("DELETE FROM " + t.Ident() + " AS t USING c\n" + claimed(true))
-	for _, k := range t.Key {
-		b.WriteString(" AND t." + ident(k) + " = (c.rec)." + ident(k))
+	b.WriteString("DELETE FROM " + t.Ident() + " AS t USING c\n" + claimed(true) + "\nWHERE ")
+	for i, k := range t.Key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString("t." + ident(k) + " = (c.rec)." + ident(k))
 	}
 	return b.String()
 }

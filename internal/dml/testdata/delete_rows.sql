@@ -7,5 +7,6 @@ WITH c AS (
   ORDER BY k.key, u.version DESC
 )
 DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t USING c
-JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key
-WHERE v.snap IS NULL AND v.version = c.version AND v.deleted AND t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""
+CROSS JOIN LATERAL (SELECT FROM pgfanout.row_versions v
+  WHERE v.relid = $1::oid::regclass AND v.key = c.key AND v.snap IS NULL AND v.version = c.version AND v.deleted OFFSET 0) AS won
+WHERE t."Id" = (c.rec)."Id" AND t."line ""no""" = (c.rec)."line ""no"""

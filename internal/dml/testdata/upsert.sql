@@ -8,6 +8,6 @@ WITH c AS (
 )
 INSERT INTO "Sales ""EU"""."Orders; DROP TABLE x; --" AS t ("Id", "line ""no""", "größe", "seq") OVERRIDING SYSTEM VALUE
 SELECT (c.rec)."Id", (c.rec)."line ""no""", (c.rec)."größe", (c.rec)."seq" FROM c
-JOIN pgfanout.row_versions v ON v.relid = $1::oid::regclass AND v.key = c.key
-WHERE v.snap IS NULL AND v.version = c.version AND NOT v.deleted
+CROSS JOIN LATERAL (SELECT FROM pgfanout.row_versions v
+  WHERE v.relid = $1::oid::regclass AND v.key = c.key AND v.snap IS NULL AND v.version = c.version AND NOT v.deleted OFFSET 0) AS won
 ON CONFLICT ("Id", "line ""no""") DO UPDATE SET "größe" = excluded."größe"
