@@ -73,9 +73,6 @@ func (s *stack) envList() []string {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	if _, err := exec.LookPath("psql"); err != nil {
-		t.Skip("psql is not installed")
-	}
 	s := &stack{t: t, pg: testenv.StartPostgres(t), amqpURL: testenv.StartRabbitMQ(t).URL(), passwords: map[string]string{
 		"OWNER_DB_PASSWORD": "pw-owner", "PUBLISHER_DB_PASSWORD": "pw-publisher", "COPIER_DB_PASSWORD": "pw-copier",
 		"WRITER_DB_PASSWORD": "pw-writer", "REPLICATOR_DB_PASSWORD": "pw-replicator"}}
@@ -260,17 +257,28 @@ func dashboardQueries(t *testing.T) []string {
 	return exprs
 }
 
+func skipUnlessCI(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why + "; .ci/run installs it")
+	}
+	t.Skip(why)
+}
+
 // TestMonitoringDashboard runs Prometheus with the stack's scrape config and alert rules
 // against the stack's programs under the demo workload, and requires every dashboard query
 // to return data and every rule to load.
 func TestMonitoringDashboard(t *testing.T) {
 	t.Parallel()
+	// Debian's packages; .ci/run installs them, and CI fails rather than skips without them.
+	for _, tool := range []string{"psql", "pgbench"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			skipUnlessCI(t, tool+" is not installed (Debian: apt-get install postgresql)")
+		}
+	}
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prometheus is not installed; .ci/run installs Debian's prometheus package")
-		}
-		t.Skip("prometheus is not installed (Debian: apt-get install prometheus)")
+		skipUnlessCI(t, "prometheus is not installed (Debian: apt-get install prometheus)")
 	}
 	s := newStack(t)
 	s.run()
