@@ -210,7 +210,7 @@ func (r *Report) fillLag() {
 		rs := &r.Replicas[i]
 		var parts []string
 		if r.ChangeLog != nil && r.ChangeLog.Changes > 0 {
-			parts = append(parts, fmt.Sprintf("≥ %s (the change log's oldest)", seconds(r.ChangeLog.OldestAge)))
+			parts = append(parts, fmt.Sprintf("at least %s (the change log's oldest)", seconds(r.ChangeLog.OldestAge)))
 		}
 		switch q := rs.Queue; {
 		case q == nil:

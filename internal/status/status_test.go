@@ -63,7 +63,7 @@ func TestWriteTextAtAGlance(t *testing.T) {
 		"1200 changes in 3 entries, the oldest waiting for 1m15s",
 		"REPLICA   QUEUE",
 		"pgfanout.replica1",
-		"≥ 1m15s (the change log's oldest), 5 messages queued",
+		"at least 1m15s (the change log's oldest), 5 messages queued",
 		"2/3 tables done, 1 FAILED",
 		"pgfanout.replica2 (NOT DECLARED)",
 		"! replica1: 1 dead letters in pgfanout.replica1.dead",
