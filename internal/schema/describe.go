@@ -25,7 +25,7 @@ const attributesSQL = `SELECT a.attname::text,
        pg_catalog.format_type(coalesce(e.oid, a.atttypid), NULL),
        coalesce(cn.nspname::text, ''), coalesce(co.collname::text, ''),
        a.attnotnull, a.attidentity::text, a.attgenerated <> '',
-       coalesce(d.adbin::text, ''), coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '')
+       coalesce(d.adbin::text, ''), coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ''), a.attnum::int
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_type e ON e.typarray = a.atttypid
@@ -114,7 +114,7 @@ func (d *describer) describe() (*Table, error) {
 		return nil, err
 	}
 	for i, a := range attrs {
-		c := Column{Name: a.name, Collation: a.collation, NotNull: a.notNull, Identity: a.identity, Generated: a.generated}
+		c := Column{Name: a.name, Attnum: a.attnum, Collation: a.collation, NotNull: a.notNull, Identity: a.identity, Generated: a.generated}
 		if c.Type, err = d.ref(a.use); err != nil {
 			return nil, err
 		}
@@ -151,6 +151,7 @@ type attribute struct {
 	collation            Name
 	notNull, generated   bool
 	identity, tree, text string
+	attnum               int
 }
 
 func (d *describer) attributes(relid uint32) ([]attribute, error) {
@@ -161,7 +162,7 @@ func (d *describer) attributes(relid uint32) ([]attribute, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (attribute, error) {
 		var a attribute
 		err := r.Scan(&a.name, &a.use.elem, &a.use.array, &a.use.dims, &a.use.full, &a.use.bare,
-			&a.collation.Schema, &a.collation.Name, &a.notNull, &a.identity, &a.generated, &a.tree, &a.text)
+			&a.collation.Schema, &a.collation.Name, &a.notNull, &a.identity, &a.generated, &a.tree, &a.text, &a.attnum)
 		return a, err
 	})
 }

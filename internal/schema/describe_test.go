@@ -90,7 +90,9 @@ func TestDescribe(t *testing.T) {
 
 	cols := map[string]Column{}
 	var order []string
-	for _, c := range tb.Columns {
+	for i, c := range tb.Columns {
+		require.Equal(t, i+1, c.Attnum, "column %s's number", c.Name)
+		c.Attnum = 0
 		cols[c.Name] = c
 		order = append(order, c.Name)
 	}
@@ -164,7 +166,7 @@ CREATE FUNCTION user_immutable() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 1
 		col := tb.Columns[i]
 		switch {
 		case c.expr == "NULL":
-			require.Equal(t, Column{Name: col.Name, Type: TypeRef{Builtin: "text"}}, col)
+			require.Equal(t, Column{Name: col.Name, Attnum: col.Attnum, Type: TypeRef{Builtin: "text"}}, col)
 		case c.constant:
 			require.NotEmpty(t, col.Default, "%s is a constant", c.expr)
 			require.Empty(t, col.OmittedDefault, c.expr)

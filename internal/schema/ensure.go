@@ -72,10 +72,21 @@ func (r *Result) add(o Result) {
 // committed first in a transaction of their own: PostgreSQL refuses to use a label added in the
 // same transaction, and a default or a domain's default may name one.
 func Ensure(ctx context.Context, db Beginner, t *Table) (Result, error) {
+	return ensure(ctx, db, t, false)
+}
+
+// EnsureTypes creates the schemas and types table t needs, and the labels its enums lack, as
+// Ensure does, but never the table itself, which may exist: a column the table gains may need
+// a type the replica does not have yet (internal/follow).
+func EnsureTypes(ctx context.Context, db Beginner, t *Table) (Result, error) {
+	return ensure(ctx, db, t, true)
+}
+
+func ensure(ctx context.Context, db Beginner, t *Table, typesOnly bool) (Result, error) {
 	var res Result
 	for _, final := range []bool{false, true} {
 		var r Result
-		again, err := ensureTx(ctx, db, t, &r, final)
+		again, err := ensureTx(ctx, db, t, &r, final, typesOnly)
 		if err != nil {
 			return res, ensureError(t.Name, err)
 		}
@@ -101,13 +112,13 @@ func ensureError(table Name, err error) error {
 
 // ensureTx runs one transaction. again: it committed new labels only, and the rest follows in
 // the next transaction (never when final).
-func ensureTx(ctx context.Context, db Beginner, t *Table, res *Result, final bool) (again bool, err error) {
+func ensureTx(ctx context.Context, db Beginner, t *Table, res *Result, final, typesOnly bool) (again bool, err error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	e := &ensurer{ctx: ctx, tx: tx, t: t.clone(), res: res}
+	e := &ensurer{ctx: ctx, tx: tx, t: t.clone(), res: res, typesOnly: typesOnly}
 	if _, err := tx.Exec(ctx, lockSQL, LockKey); err != nil {
 		return false, fmt.Errorf("lock: %w", err)
 	}
@@ -115,7 +126,7 @@ func ensureTx(ctx context.Context, db Beginner, t *Table, res *Result, final boo
 	if err != nil {
 		return false, err
 	}
-	if exists {
+	if exists && !typesOnly {
 		return false, tx.Commit(ctx)
 	}
 	create, labels, err := e.plan()
@@ -144,6 +155,7 @@ type ensurer struct {
 	t              *Table
 	res            *Result
 	role, database string
+	typesOnly      bool // EnsureTypes: everything but the table
 }
 
 // statement is DDL with what Result records once it ran.
@@ -164,11 +176,13 @@ func (e *ensurer) prepare() (exists bool, err error) {
 	var relkind string
 	err = e.tx.QueryRow(e.ctx, relkindSQL, e.t.Name.Schema, e.t.Name.Name).Scan(&relkind)
 	switch {
-	case err == nil && (relkind == "r" || relkind == "p" || relkind == "f"):
+	case err == nil && (relkind == "r" || relkind == "p" || relkind == "f") && !e.typesOnly:
 		return true, nil
+	case err == nil && (relkind == "r" || relkind == "p" || relkind == "f"):
+		exists = true
 	case err == nil:
 		return false, fmt.Errorf("%s exists on the replica and is not a table (relkind %s)", e.t.Name, relkind)
-	case !errors.Is(err, pgx.ErrNoRows):
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return false, err
 	}
 	if version < 140000 {
@@ -176,7 +190,7 @@ func (e *ensurer) prepare() (exists bool, err error) {
 			e.t.Types[i].MultirangeName = Name{} // created with its range from 14 on
 		}
 	}
-	return false, e.extensions()
+	return exists, e.extensions()
 }
 
 // extensions checks that the replica has every extension the table needs and points the

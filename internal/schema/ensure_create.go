@@ -19,6 +19,9 @@ func (e *ensurer) create(types []Type) error {
 		}
 		e.res.Types = append(e.res.Types, types[i].Name)
 	}
+	if e.typesOnly {
+		return nil
+	}
 	if _, err := e.tx.Exec(e.ctx, CreateTable(e.t)); err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
@@ -37,7 +40,9 @@ func (e *ensurer) schemas(types []Type) ([]string, map[string]string) {
 			what[schema] = object
 		}
 	}
-	add(e.t.Name.Schema, "table "+e.t.Name.Ident())
+	if !e.typesOnly {
+		add(e.t.Name.Schema, "table "+e.t.Name.Ident())
+	}
 	for _, ty := range types {
 		add(ty.Name.Schema, "type "+ty.Name.Ident())
 		if !ty.MultirangeName.IsZero() {

@@ -107,6 +107,7 @@ type Type struct {
 // Column is one live column of the source table.
 type Column struct {
 	Name      string
+	Attnum    int // the column's number in the table: it survives a RENAME (0 for composite attributes' uses)
 	Type      TypeRef
 	Collation Name // zero: the type's default
 	NotNull   bool

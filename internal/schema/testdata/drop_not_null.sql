@@ -1,0 +1,1 @@
+ALTER TABLE "Sales ""EU"".v2"."Ördérs; DROP TABLE x; --" ALTER COLUMN "line no" DROP NOT NULL
