@@ -84,6 +84,10 @@ func TestAppRoleWritesButCannotTouchTheLog(t *testing.T) {
 		`SELECT * FROM pgfanout.idle_lock_key()`,
 		`SELECT pgfanout.advance_low_water()`,
 		`UPDATE pgfanout.low_water SET low_water = 1 << 62`,
+		`SELECT * FROM pgfanout.track_new_tables()`,
+		`SELECT pgfanout.track_schema('public')`,
+		`SELECT pgfanout.untrack_schema('public')`,
+		`INSERT INTO pgfanout.tracked_schemas VALUES (1, 'x')`,
 		// A role's own trigger cannot borrow the capture's SECURITY DEFINER functions.
 		`CREATE TRIGGER forge AFTER TRUNCATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION pgfanout.capture_truncate()`)
 }
@@ -126,6 +130,7 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		{queries.ReleaseIdleLock, nil},
 		{queries.DeleteChanges, []any{[]int64{1, 2}}},
 		{queries.AdvanceLowWater, nil},
+		{queries.TrackNewTables, nil},
 	} {
 		_, err := pub.Exec(ctxT(t), st.sql, st.args...)
 		require.NoError(t, err, st.sql)
@@ -147,6 +152,11 @@ func TestPublisherRoleHasExactlyTheDocumentedRights(t *testing.T) {
 		`SELECT pgfanout.set_notify('row')`,
 		`SELECT nextval('pgfanout.version_seq')`,
 		`UPDATE pgfanout.low_water SET low_water = 1 << 62`,
+		`SELECT pgfanout.track_schema('public')`,
+		`SELECT pgfanout.untrack_schema('public')`,
+		`SELECT * FROM pgfanout.untracked_tables()`,
+		`SELECT * FROM pgfanout.schema_tables`,
+		`INSERT INTO pgfanout.tracked_schemas VALUES (1, 'x')`,
 		`SELECT * FROM t`)
 }
 

@@ -29,6 +29,8 @@ var (
 	LeaseRead string
 	//go:embed advance_low_water.sql
 	AdvanceLowWater string
+	//go:embed track_new_tables.sql
+	TrackNewTables string
 	//go:embed source_stats.sql
 	SourceStats string
 	//go:embed copy_snapshot.sql
