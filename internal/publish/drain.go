@@ -31,6 +31,9 @@ func (t *term) drain(ctx context.Context) error {
 	var inflight *flight
 	var rescanAt time.Time
 	for ctx.Err() == nil {
+		if err := t.trackNewTables(); err != nil {
+			return err
+		}
 		after := int64(0)
 		if inflight != nil && time.Now().Before(rescanAt) {
 			after = inflight.last

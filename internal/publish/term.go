@@ -48,6 +48,7 @@ type term struct {
 	lingerWait  retry.Doubling // pauses between the fetches of a linger
 	idleWait    retry.Doubling // pause after the idle lock was busy
 	lowWater    lowWater
+	autoTrack   autoTrack
 }
 
 // lead publishes as leader until ctx ends (then returns nil), the lease is lost, the source
