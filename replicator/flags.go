@@ -20,6 +20,8 @@ type options struct {
 	replicaURL   string
 	sourceURL    string
 	copyWorkers  int
+	createTables bool
+	followDDL    bool
 	amqpURL      string
 	replicaName  string
 	exchange     string
@@ -43,6 +45,8 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.amqpURL, "amqp-url", "", "RabbitMQ `URL` (amqp://user:password@host:5672/vhost)")
 	fs.StringVar(&o.sourceURL, "source-url", "", "source PostgreSQL `URL` (a read-only role): copy the tracked tables this replica has not copied; empty: no copy")
 	fs.IntVar(&o.copyWorkers, "copy-workers", 1, "chunks copied at once (with --source-url)")
+	fs.BoolVar(&o.createTables, "create-tables", true, "create tracked tables the replica lacks from the source's definition (with --source-url; docs/schema.md)")
+	fs.BoolVar(&o.followDDL, "follow-ddl", true, "follow the source tables' shape changes: ADD/DROP/RENAME COLUMN, type changes, enum labels (with --source-url; docs/schema.md)")
 	fs.StringVar(&o.replicaName, "replica-name", "", "`name` of this replica; its queue is pgfanout.<name> (default: from the replica URL's host, port and database)")
 	fs.StringVar(&o.exchange, "exchange", "pgfanout", "`name` of the durable topic exchange the publisher writes to")
 	fs.StringVar(&o.tables, "tables", "*.*", "comma-separated schema.table `patterns` to replicate; * matches a whole name, \"quote\" names with dots")
@@ -89,6 +93,6 @@ func (o *options) config() (replicate.Config, error) {
 		ReplicaURL: o.replicaURL, SourceURL: o.sourceURL, CopyWorkers: o.copyWorkers, AMQPURL: o.amqpURL, Exchange: o.exchange, ReplicaName: name, Tables: tables,
 		BatchSize: o.batchSize, BatchChanges: o.batchChanges, BatchWait: o.batchWait,
 		Prefetch: o.prefetch, MaxAttempts: o.maxAttempts, Workers: o.workers, Liveness: o.liveness,
-		BookkeepingHorizon: o.horizon,
+		BookkeepingHorizon: o.horizon, CreateTables: o.createTables, FollowDDL: o.followDDL,
 	}, nil
 }

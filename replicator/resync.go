@@ -43,7 +43,8 @@ func resync(ctx context.Context, o *options, stderr io.Writer) error {
 	defer db.Close()
 	applier := apply.New(db)
 	copier, err := bootstrap.New(bootstrap.Config{SourceURL: o.sourceURL, Workers: o.copyWorkers, Liveness: o.liveness,
-		Match: func(s, t string) bool { return replicate.MatchAny(cfg.Tables, s, t) }, Name: "pgfanout-replicator resync"},
+		Match: func(s, t string) bool { return replicate.MatchAny(cfg.Tables, s, t) }, Name: "pgfanout-replicator resync",
+		CreateTables: o.createTables, FollowDDL: o.followDDL},
 		applier, log, nil)
 	if err != nil {
 		return err

@@ -19,6 +19,12 @@ var (
 	TakeIdleLock string
 	//go:embed release_idle_lock.sql
 	ReleaseIdleLock string
+	//go:embed idle_raise.sql
+	IdleRaise string
+	//go:embed idle_take.sql
+	IdleTake string
+	//go:embed idle_release.sql
+	IdleRelease string
 	//go:embed lease_acquire.sql
 	LeaseAcquire string
 	//go:embed lease_renew.sql
@@ -39,6 +45,18 @@ var (
 	TrackedTables string
 	//go:embed table_size.sql
 	TableSize string
+	//go:embed shape_hashes.sql
+	ShapeHashes string
+	//go:embed shape_read.sql
+	ShapeRead string
+	//go:embed shape_write.sql
+	ShapeWrite string
+	//go:embed shape_hashes_recorded.sql
+	ShapeHashesRecorded string
+	//go:embed shape_names.sql
+	ShapeNames string
+	//go:embed copy_table_stopped.sql
+	CopyTableStopped string
 	//go:embed copy_request.sql
 	CopyRequest string
 	//go:embed copy_request_stale.sql

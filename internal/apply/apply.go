@@ -5,6 +5,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -23,6 +24,21 @@ type Applier struct {
 	mu          sync.Mutex
 	schemaReady bool
 	prunedTo    int64 // the cutoff this applier's last complete prune reached
+	healer      Healer
+	stops       stops
+}
+
+// Healer brings a replica table in line with its source after a batch of it failed
+// (internal/follow): it reports whether it changed the replica, so that the batch is retried.
+type Healer interface {
+	Heal(ctx context.Context, schema, table string, cause error) bool
+}
+
+// SetHealer sets the healer Apply asks when a batch fails for its data (none: nil).
+func (a *Applier) SetHealer(h Healer) {
+	a.mu.Lock()
+	a.healer = h
+	a.mu.Unlock()
 }
 
 // New returns an Applier writing through pool (see PoolConfig for the session settings it
@@ -44,9 +60,23 @@ func (a *Applier) Apply(ctx context.Context, changes []change.Change) error {
 	if err == nil || IsTransient(err) {
 		return err
 	}
+	var stale *StaleError
+	if errors.As(err, &stale) {
+		return err
+	}
 	// The cached description may be stale (a column added, a table created or recreated on
-	// the replica): describe the tables again and retry once before blaming the data.
-	a.cat.forget(names(changes))
+	// the replica), or the source's table changed shape: let the healer follow it, describe
+	// the tables again and retry once before blaming the data.
+	tables := names(changes)
+	a.mu.Lock()
+	h := a.healer
+	a.mu.Unlock()
+	if h != nil {
+		for _, n := range tables {
+			h.Heal(ctx, n.schema, n.name, err)
+		}
+	}
+	a.cat.forget(tables)
 	return a.try(ctx, changes)
 }
 

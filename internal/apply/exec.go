@@ -145,11 +145,17 @@ func (a *Applier) exec(ctx context.Context, p *plan) error {
 	var h horizon
 	for _, tp := range p.tables {
 		tp.lock(&locks)
-		tp.queue(&work)
+		if a.stops.believed(tp.name) {
+			tp.checkStopped(&locks)
+		}
 	}
 	h.read(&locks)
 	if err := locks.run(ctx, tx); err != nil {
 		return err
+	}
+	a.dropStopped(p)
+	for _, tp := range p.tables {
+		tp.queue(&work)
 	}
 	if h.cutoff > 0 && p.oldest() < h.cutoff {
 		if err := a.resolveStale(ctx, tx, p, h.cutoff); err != nil {

@@ -2,14 +2,18 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgfanout/pgfanout/internal/dml"
+	queries "github.com/pgfanout/pgfanout/sql"
 )
 
 // tableName identifies a table by the names the source captured.
@@ -40,6 +44,11 @@ type table struct {
 	upsertSQL                     map[string]string
 	copySQL                       map[copyShape]string
 	digestIndex                   bool // keyless: pgfanout's digest index exists
+
+	// Names older row images may use (internal/follow records them when the source renames
+	// or drops a column): an old name maps to the current one; a dropped column is ignored.
+	aliases map[string]string
+	ignored map[string]bool
 }
 
 // copyShape is what a chunk's statement depends on.
@@ -156,5 +165,47 @@ func (c *catalog) load(ctx context.Context, n tableName) (*table, error) {
 	if t == nil {
 		return nil, dataErrorf("table %s does not exist on the replica", n)
 	}
-	return newTable(relid, *t), nil
+	tb := newTable(relid, *t)
+	if err := c.loadNames(ctx, n, tb); err != nil {
+		return nil, fmt.Errorf("describe %s: %w", n, err)
+	}
+	return tb, nil
+}
+
+// loadNames reads the names older images of the table may use (none for a table whose shape
+// never changed).
+func (c *catalog) loadNames(ctx context.Context, n tableName, tb *table) error {
+	var raw []byte
+	err := c.pool.QueryRow(ctx, queries.ShapeNames, n.schema, n.name).Scan(&raw)
+	var pgErr *pgconn.PgError
+	if errors.Is(err, pgx.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return nil // never renamed or dropped anything; or no bookkeeping yet (verify reads only)
+	}
+	if err != nil {
+		return err
+	}
+	var names struct {
+		Aliases map[string]string `json:"aliases"`
+		Ignored []string          `json:"ignored"`
+	}
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return err
+	}
+	for old, cur := range names.Aliases {
+		if _, ok := tb.index[cur]; ok {
+			if tb.aliases == nil {
+				tb.aliases = map[string]string{}
+			}
+			tb.aliases[old] = cur
+		}
+	}
+	for _, name := range names.Ignored {
+		if _, live := tb.index[name]; !live {
+			if tb.ignored == nil {
+				tb.ignored = map[string]bool{}
+			}
+			tb.ignored[name] = true
+		}
+	}
+	return nil
 }

@@ -66,6 +66,7 @@ type tablePlan struct {
 	kdeletes bool        // a keyless event removes a copy: the table needs its digest index
 	images   imageCounts // keyless: images whose new events change their count
 	scratch  []byte
+	stopped  bool // the table's stream is stopped: its changes are dropped (stops.go)
 }
 
 // imageCounts are the images of a keyless table whose count this batch changes.
@@ -117,6 +118,12 @@ func buildPlan(changes []change.Change, lookup lookupFunc) (*plan, error) {
 
 func (tp *tablePlan) add(c *change.Change) error {
 	tp.changes++
+	if len(tp.t.aliases) > 0 {
+		var err error
+		if c, err = tp.t.currentNames(c); err != nil {
+			return err
+		}
+	}
 	switch c.Op {
 	case change.Truncate:
 		if c.Version > tp.truncate {
@@ -197,7 +204,14 @@ func (tp *tablePlan) columns(raw []byte, needKey bool) ([]byte, error) {
 		}
 		i, ok := tp.t.index[string(key)]
 		if !ok {
-			return fmt.Errorf("column %q does not exist in the replica table", key)
+			switch cur, renamed := tp.t.aliases[string(key)]; {
+			case renamed: // an image from before a RENAME: add renames its members first
+				i = tp.t.index[cur]
+			case tp.t.ignored[string(key)]:
+				return nil // a column the source dropped, in an image from before
+			default:
+				return fmt.Errorf("column %q does not exist in the replica table", key)
+			}
 		}
 		if !tp.t.Columns[i].Generated {
 			set[i/8] |= 1 << (i % 8)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
+	"github.com/pgfanout/pgfanout/internal/follow"
 	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/retry"
 	"github.com/pgfanout/pgfanout/internal/source"
@@ -47,6 +49,10 @@ type Config struct {
 	ChunkTimeout time.Duration
 	Name         string // who copies, recorded with each chunk (copied_by)
 	Liveness     liveness.Settings
+	// CreateTables creates a tracked table the replica lacks before copying it, and FollowDDL
+	// follows the source tables' shape changes (internal/follow, docs/schema.md).
+	CreateTables bool
+	FollowDDL    bool
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +89,8 @@ type Copier struct {
 	wake    chan struct{} // buffered (1): look for tables to copy now
 	work    chan struct{} // buffered (Workers): chunks were planned
 	defs    defs
+	follow  *follow.Follower // nil unless CreateTables or FollowDDL
+	stopped atomic.Pointer[[]Progress]
 }
 
 // New builds a Copier writing through applier (and its pool); metrics go to reg (none when
@@ -101,9 +109,17 @@ func New(cfg Config, applier *apply.Applier, log zerolog.Logger, reg prometheus.
 		src.Close()
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	return &Copier{cfg: cfg, src: src, rep: applier.Pool(), applier: applier, log: log, m: m,
-		wake: make(chan struct{}, 1), work: make(chan struct{}, cfg.Workers)}, nil
+	c := &Copier{cfg: cfg, src: src, rep: applier.Pool(), applier: applier, log: log, m: m,
+		wake: make(chan struct{}, 1), work: make(chan struct{}, cfg.Workers)}
+	if cfg.CreateTables || cfg.FollowDDL {
+		c.follow = follow.New(follow.Config{Create: cfg.CreateTables, Follow: cfg.FollowDDL}, src, applier, c,
+			log.With().Str("component", "schema").Logger(), follow.NewMetrics(reg))
+	}
+	return c, nil
 }
+
+// Follower is the copier's schema follower, nil when neither creating nor following tables.
+func (c *Copier) Follower() *follow.Follower { return c.follow }
 
 // Run copies until ctx ends. It starts once ready is closed: the replica's queue must be
 // declared and bound before the first row is read, so that no change can fall between the
@@ -128,6 +144,9 @@ func (c *Copier) Run(ctx context.Context, ready <-chan struct{}) error {
 		g.Go(c.copyLoop)
 	}
 	g.Go(c.progressLoop)
+	if c.follow != nil {
+		g.Go(func(ctx context.Context) error { return c.follow.Run(ctx, c.cfg.Discover, c.cfg.Match) })
+	}
 	return g.Wait()
 }
 

@@ -69,7 +69,7 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if def.Keyless() {
-		return true, c.copyKeyless(ctx, tx, ch, def)
+		return true, c.copyKeyless(ctx, tx, ch, def, plan)
 	}
 	// Held before the source is read: the chunk's snapshot then sees every change whose
 	// bookkeeping a prune could remove meanwhile (docs/bookkeeping.md).
@@ -86,6 +86,9 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 	var de *apply.DataError
 	if errors.As(err, &de) {
 		_ = tx.Rollback(ctx)
+		if c.healed(ctx, ch.Schema, ch.Table, plan, de) {
+			return false, fmt.Errorf("chunk %d of %s: the table changed shape; copying the chunk again: %w", ch.ID, pgx.Identifier{ch.Schema, ch.Table}.Sanitize(), err)
+		}
 		return true, c.fail(ctx, ch.Schema, ch.Table, de.Error())
 	}
 	if err != nil {
@@ -106,7 +109,7 @@ func (c *Copier) copyOne(ctx context.Context) (bool, error) {
 }
 
 // copyKeyless copies a table without a primary key whole (its one chunk), in tx.
-func (c *Copier) copyKeyless(ctx context.Context, tx pgx.Tx, ch *apply.Chunk, def *dml.Table) error {
+func (c *Copier) copyKeyless(ctx context.Context, tx pgx.Tx, ch *apply.Chunk, def *dml.Table, plan int) error {
 	var seqHigh int64
 	snap, rows, err := c.applier.CopyKeyless(ctx, tx, ch.Schema, ch.Table, func(ctx context.Context) (string, [][]byte, error) {
 		s, rows, err := c.src.ReadChunk(ctx, def, nil, nil)
@@ -116,6 +119,9 @@ func (c *Copier) copyKeyless(ctx context.Context, tx pgx.Tx, ch *apply.Chunk, de
 	var de *apply.DataError
 	if errors.As(err, &de) {
 		_ = tx.Rollback(ctx)
+		if c.healed(ctx, ch.Schema, ch.Table, plan, de) {
+			return fmt.Errorf("%s: the table changed shape; copying it again: %w", pgx.Identifier{ch.Schema, ch.Table}.Sanitize(), err)
+		}
 		return c.fail(ctx, ch.Schema, ch.Table, de.Error())
 	}
 	if err != nil {
@@ -129,6 +135,19 @@ func (c *Copier) copyKeyless(ctx context.Context, tx pgx.Tx, ch *apply.Chunk, de
 	}
 	c.m.copied(ch.Schema+"."+ch.Table, rows)
 	return nil
+}
+
+// healed lets the follower bring the replica table in line with the source after a chunk of it
+// failed (the source table changed shape since the plan), and forgets the plan's definition:
+// true when the chunk is worth copying again.
+func (c *Copier) healed(ctx context.Context, schema, table string, plan int, cause error) bool {
+	if c.follow == nil || !c.follow.Heal(ctx, schema, table, cause) {
+		return false
+	}
+	c.defs.mu.Lock()
+	delete(c.defs.m, defKey{schema, table, plan})
+	c.defs.mu.Unlock()
+	return true
 }
 
 func bytesOf(s *string) []byte {

@@ -36,7 +36,10 @@ func (c *Copier) discover(ctx context.Context) error {
 			return err
 		}
 	}
-	return c.finish(ctx)
+	if err := c.finish(ctx); err != nil {
+		return err
+	}
+	return c.refreshStops(ctx)
 }
 
 // tables lists the tables in a copy state.
@@ -111,6 +114,15 @@ func (c *Copier) plan(ctx context.Context, schema, table string) error {
 // check compares the source table with the replica's; a reason not to copy it comes back as
 // reason, other failures (the source or the replica unreachable) as err.
 func (c *Copier) check(ctx context.Context, schema, table string) (*dml.Table, string, error) {
+	if c.follow != nil {
+		out, err := c.follow.Reconcile(ctx, schema, table, "")
+		if err != nil {
+			return nil, "", err
+		}
+		if out.Stopped != "" {
+			return nil, out.Stopped, nil
+		}
+	}
 	def, err := c.src.Describe(ctx, schema, table)
 	if err != nil {
 		return nil, "", err
@@ -195,6 +207,43 @@ func (c *Copier) finish(ctx context.Context) error {
 	}
 	for _, t := range done {
 		c.log.Info().Str("table", t).Msg("table copied")
+	}
+	return nil
+}
+
+// Stop stops a table's stream (internal/follow cannot follow its shape): its copy fails with
+// reason, and applies drop its changes until a resync copies it again.
+func (c *Copier) Stop(ctx context.Context, schema, table, reason string) error {
+	if err := c.fail(ctx, schema, table, reason); err != nil {
+		return err
+	}
+	return c.refreshStops(ctx)
+}
+
+// refreshStops tells the applier which tables are stopped (their copy failed), and keeps the
+// list for readiness.
+func (c *Copier) refreshStops(ctx context.Context) error {
+	progress, err := c.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	var failed []Progress
+	var names [][2]string
+	for _, p := range progress {
+		if p.State == StateFailed {
+			failed = append(failed, p)
+			names = append(names, [2]string{p.Schema, p.Table})
+		}
+	}
+	c.applier.SetStopped(names)
+	c.stopped.Store(&failed)
+	return nil
+}
+
+// Stopped lists the tables whose stream is stopped, with why, as last read.
+func (c *Copier) Stopped() []Progress {
+	if p := c.stopped.Load(); p != nil {
+		return *p
 	}
 	return nil
 }

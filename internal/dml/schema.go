@@ -95,6 +95,17 @@ var Bookkeeping = []string{
   advanced_at timestamptz
 )`,
 	`INSERT INTO pgfanout.horizon DEFAULT VALUES ON CONFLICT DO NOTHING`,
+	// The shape of each source table the replica follows (internal/follow, docs/schema.md):
+	// its columns by number, the names older row images may use, the source's shape hash.
+	`CREATE TABLE IF NOT EXISTS pgfanout.shapes (
+  schema_name text        NOT NULL,
+  table_name  text        NOT NULL,
+  shape       jsonb       NOT NULL,
+  names       jsonb       NOT NULL DEFAULT '{}',
+  hash        text        NOT NULL DEFAULT '',
+  followed_at timestamptz,
+  PRIMARY KEY (schema_name, table_name)
+)`,
 	// Pruned entries leave dead rows: vacuum them early, as the change log is.
 	`ALTER TABLE pgfanout.row_versions SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000)`,
 	`ALTER TABLE pgfanout.keyless_log SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000)`,
@@ -114,7 +125,7 @@ AS $$ SELECT sha256(convert_to(r::text, 'UTF8')) $$`,
 // see that DDL's commit.
 const BookkeepingPresent = `SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'pgfanout' AND c.relname IN ('row_versions', 'truncations', 'keyless_log', 'keyless_debts',
-                                                         'keyless_copies', 'copy_tables', 'copy_chunks', 'horizon')) = 8
+                                                         'keyless_copies', 'copy_tables', 'copy_chunks', 'horizon', 'shapes')) = 9
    AND EXISTS (SELECT FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
                WHERE n.nspname = 'pgfanout' AND p.proname = 'row_digest')`
 

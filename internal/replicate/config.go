@@ -17,6 +17,10 @@ type Config struct {
 	// replica has not copied (internal/bootstrap), with a read-only role.
 	SourceURL   string
 	CopyWorkers int // chunks copied at once (default 1)
+	// CreateTables and FollowDDL (with SourceURL): create tracked tables the replica lacks, and
+	// follow the source tables' shape changes (docs/schema.md). The flags default both on.
+	CreateTables bool
+	FollowDDL    bool
 	// Applier, when set, applies batches instead of an apply.Applier on ReplicaURL (tests).
 	Applier Applier
 

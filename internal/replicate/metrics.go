@@ -14,6 +14,7 @@ type metrics struct {
 	retries      prometheus.Counter
 	skipped      prometheus.Counter
 	stale        *prometheus.CounterVec
+	stopped      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -43,7 +44,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stale: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "stale_messages_total", Help: "Messages with changes below the bookkeeping horizon that the replica could not place, " +
 				"by what was done: resync (their table is copied again) or dead_lettered (no --source-url)."}, []string{"outcome"}),
+		stopped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "stopped_changes_total", Help: "Changes acknowledged without being applied because their table's stream is stopped " +
+				"(until a resync copies it again), by table."}, []string{"table"}),
 	}
-	reg.MustRegister(m.applied, m.batchChanges, m.applySeconds, m.lag, m.deadLettered, m.redeliveries, m.retries, m.skipped, m.stale)
+	reg.MustRegister(m.applied, m.batchChanges, m.applySeconds, m.lag, m.deadLettered, m.redeliveries, m.retries, m.skipped, m.stale, m.stopped)
 	return m
 }

@@ -72,11 +72,16 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator
 	r.applier = a
 	if cfg.SourceURL != "" {
 		r.copier, err = bootstrap.New(bootstrap.Config{SourceURL: cfg.SourceURL, Match: r.selected, Workers: cfg.CopyWorkers,
-			Name: connectionName(cfg.ReplicaName), Liveness: cfg.Liveness}, a, log.With().Str("component", "copy").Logger(), reg)
+			Name: connectionName(cfg.ReplicaName), Liveness: cfg.Liveness, CreateTables: cfg.CreateTables, FollowDDL: cfg.FollowDDL},
+			a, log.With().Str("component", "copy").Logger(), reg)
 		if err != nil {
 			r.db.Close()
 			return nil, err
 		}
+		if f := r.copier.Follower(); f != nil {
+			a.SetHealer(f)
+		}
+		a.OnDropped(func(schema, table string, n int) { r.metrics.stopped.WithLabelValues(schema + "." + table).Add(float64(n)) })
 	}
 	return r, nil
 }
@@ -90,8 +95,25 @@ func (r *Replicator) selected(schema, table string) bool {
 // once the queue is bound.
 func (r *Replicator) queueDeclared() { r.once.Do(func() { close(r.declared) }) }
 
-// Ready reports whether the replicator consumes and the replica takes batches, and why not.
-func (r *Replicator) Ready() (bool, string) { return r.status.ready() }
+// Ready reports whether the replicator consumes and the replica takes batches, and why not; a
+// table whose stream is stopped (its shape could not be followed, or its copy failed) makes it
+// unready too, with the table and the reason.
+func (r *Replicator) Ready() (bool, string) {
+	ok, why := r.status.ready()
+	if !ok || r.copier == nil {
+		return ok, why
+	}
+	if stopped := r.copier.Stopped(); len(stopped) > 0 {
+		s := stopped[0]
+		why := fmt.Sprintf("table %s.%s is stopped: %s (fix the replica table, then: replicator resync --tables %s.%s)",
+			s.Schema, s.Table, s.Reason, s.Schema, s.Table)
+		if len(stopped) > 1 {
+			why += fmt.Sprintf("; %d more tables stopped", len(stopped)-1)
+		}
+		return false, why
+	}
+	return ok, why
+}
 
 // Run consumes until ctx ends, reconnecting with backoff. It returns nil on shutdown: the batch
 // in flight is finished (within ShutdownGrace) or abandoned, and every message not acknowledged

@@ -17,6 +17,7 @@ import (
 	"github.com/pgfanout/pgfanout/internal/dml"
 	"github.com/pgfanout/pgfanout/internal/liveness"
 	"github.com/pgfanout/pgfanout/internal/redact"
+	"github.com/pgfanout/pgfanout/internal/schema"
 	queries "github.com/pgfanout/pgfanout/sql"
 )
 
@@ -180,3 +181,43 @@ func explain(err error, doing string) error {
 // Grants is what the source role the replicator copies with needs (docs/bootstrap.md).
 const Grants = "GRANT USAGE ON SCHEMA pgfanout; GRANT SELECT ON pgfanout.tracked, pgfanout.version_seq; " +
 	"USAGE on each tracked table's schema and SELECT on the table (or the role pg_read_all_data)"
+
+// DescribeTable reads the full definition of a source table and the types it needs
+// (schema.Describe), on one connection of the pool, for creating and following it on a replica.
+func (s *Source) DescribeTable(ctx context.Context, name, table string) (*schema.Table, error) {
+	ctx, cancel := s.live.Call(ctx)
+	defer cancel()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, explain(err, "describe "+pgx.Identifier{name, table}.Sanitize())
+	}
+	defer conn.Release()
+	t, err := schema.Describe(ctx, conn.Conn(), name, table)
+	if err != nil {
+		return nil, explain(err, "describe "+pgx.Identifier{name, table}.Sanitize())
+	}
+	return t, nil
+}
+
+// ShapeHashes returns a hash of each tracked table's shape (sql/shape_hashes.sql), keyed by
+// schema and table: it changes when a column is added, dropped, renamed or retyped, or an enum
+// column's type gains a label.
+func (s *Source) ShapeHashes(ctx context.Context) (map[[2]string]string, error) {
+	ctx, cancel := s.live.Call(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, queries.ShapeHashes)
+	if err != nil {
+		return nil, explain(err, "read the tracked tables' shapes")
+	}
+	out := map[[2]string]string{}
+	var k [2]string
+	var h string
+	_, err = pgx.ForEachRow(rows, []any{&k[0], &k[1], &h}, func() error {
+		out[k] = h
+		return nil
+	})
+	if err != nil {
+		return nil, explain(err, "read the tracked tables' shapes")
+	}
+	return out, nil
+}
