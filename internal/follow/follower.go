@@ -71,7 +71,7 @@ func (o Outcome) Changed() bool { return o.Created || o.Types > 0 || len(o.State
 
 // Reconcile brings the replica's table schema.table to the source's current shape: creates it
 // when missing (Config.Create), or follows what changed since the shape it recorded
-// (Config.Follow). hash is the source's shape hash when known ('' otherwise), recorded with
+// (Config.Follow). hash is the source's shape hash when known (” otherwise), recorded with
 // the shape. A table the source no longer has is left alone.
 func (f *Follower) Reconcile(ctx context.Context, schemaName, table, hash string) (Outcome, error) {
 	var out Outcome

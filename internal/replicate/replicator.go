@@ -81,7 +81,9 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Replicator
 		if f := r.copier.Follower(); f != nil {
 			a.SetHealer(f)
 		}
-		a.OnDropped(func(schema, table string, n int) { r.metrics.stopped.WithLabelValues(schema + "." + table).Add(float64(n)) })
+		a.OnDropped(func(schema, table string, n int) {
+			r.metrics.stopped.WithLabelValues(schema + "." + table).Add(float64(n))
+		})
 	}
 	return r, nil
 }
