@@ -41,15 +41,20 @@ func (l *listener) drain(t testing.TB, s *source) []string {
 	}
 }
 
-// idle takes (true) or releases the publisher's idle lock on the listener's connection, as a
-// publisher waiting for work does, with the publisher's own statements.
+// idle raises the idle flag for the current leader term and takes the idle lock (true), or
+// lowers and releases them, on the listener's connection, as a publisher waiting for work
+// does, with the publisher's own statements.
 func (l *listener) idle(t testing.TB, on bool) {
 	t.Helper()
-	q := queries.ReleaseIdleLock
-	if on {
-		q = queries.TakeIdleLock
-	}
 	var ok bool
-	require.NoError(t, l.conn.QueryRow(ctxT(t), q).Scan(&ok))
-	require.True(t, ok, q)
+	if !on {
+		require.NoError(t, l.conn.QueryRow(ctxT(t), queries.IdleRelease).Scan(&ok))
+		require.True(t, ok, queries.IdleRelease)
+		return
+	}
+	var term int64
+	require.NoError(t, l.conn.QueryRow(ctxT(t), `SELECT term FROM pgfanout.leader`).Scan(&term))
+	require.NoError(t, l.conn.QueryRow(ctxT(t), queries.IdleRaise, term).Scan(&term))
+	require.NoError(t, l.conn.QueryRow(ctxT(t), queries.IdleTake).Scan(&ok))
+	require.True(t, ok, queries.IdleTake)
 }

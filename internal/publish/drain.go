@@ -104,12 +104,12 @@ func (t *term) quiet(ctx context.Context, inflight **flight) error {
 	}
 }
 
-// takeIdle takes the idle lock. A writer's transaction that captured changes without
+// takeIdle takes the idle lock, with the idle flag (idle.go). A writer's transaction that captured changes without
 // notifying holds the lock shared until it ends, so the lock can fail; the caller then
 // fetches again after a pause that doubles up to the poll interval (a transaction open for
 // long, such as a batch job, costs a fetch per poll interval rather than a busy loop).
 func (t *term) takeIdle(ctx context.Context) error {
-	ok, err := t.store.TakeIdleLock(t.work)
+	ok, err := t.takeIdleSignal(t.work)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (t *term) busy() error {
 	if !t.idle {
 		return nil
 	}
-	if err := t.store.ReleaseIdleLock(t.work); err != nil {
+	if err := t.releaseIdleSignal(t.work); err != nil {
 		return err
 	}
 	t.idle = false

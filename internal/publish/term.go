@@ -43,7 +43,8 @@ type term struct {
 	broker      retry.Tracker  // RabbitMQ connection attempts
 	failures    int            // broker failures since the last confirmed batch
 	progress    atomic.Int64   // unix nanos of the drain loop's last step
-	idle        bool           // holds the idle lock: source commits notify
+	idle        bool           // holds the idle lock with the idle flag up: source commits notify
+	leaseTerm   int64          // the lease's term, which the idle flag names
 	lingerSince time.Time      // when the log was first found empty since the last fetch with work
 	lingerWait  retry.Doubling // pauses between the fetches of a linger
 	idleWait    retry.Doubling // pause after the idle lock was busy
@@ -65,7 +66,7 @@ func (p *Publisher) lead(ctx context.Context, lease *leader.Lease) error {
 	if err != nil {
 		return err
 	}
-	t := &term{p: p, conn: conn, store: changelog.New(conn, p.cfg.Liveness.Timeout), work: work,
+	t := &term{p: p, conn: conn, store: changelog.New(conn, p.cfg.Liveness.Timeout), work: work, leaseTerm: lease.Term,
 		broker:     retry.Tracker{Log: p.log.With().Str("connection", "amqp").Logger(), Target: "rabbitmq", Hint: broker.Hint},
 		idleWait:   retry.Doubling{Min: idleLinger, Max: p.cfg.PollInterval},
 		lingerWait: retry.Doubling{Min: lingerFirst, Max: idleLinger / 4}}
@@ -102,13 +103,13 @@ func (p *Publisher) connectWork(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// close ends the term: the idle lock is released before its connection closes (a backend
-// releases a closed session's locks only once it has exited, and meanwhile every commit
-// would notify for nothing), then RabbitMQ and PostgreSQL are closed.
+// close ends the term: the idle lock is released and the flag lowered before the connection
+// closes (a backend releases a closed session's locks only once it has exited, and meanwhile
+// every commit would notify for nothing), then RabbitMQ and PostgreSQL are closed.
 func (t *term) close() {
 	if t.idle {
 		ctx, cancel := context.WithTimeout(context.Background(), min(time.Second, t.p.cfg.Liveness.Timeout))
-		if err := t.store.ReleaseIdleLock(ctx); err != nil {
+		if err := t.releaseIdleSignal(ctx); err != nil {
 			t.p.log.Debug().Err(err).Msg("release the idle lock; it goes with the connection")
 		}
 		cancel()
