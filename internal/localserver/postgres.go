@@ -26,6 +26,29 @@ type Postgres struct {
 // "wal_level=logical"); they are passed on every start. Stop or Kill it; removing dir is the
 // caller's business.
 func StartPostgres(ctx context.Context, dir string, settings ...string) (*Postgres, error) {
+	return startPostgres(ctx, dir, nil, settings)
+}
+
+// StartPostgresTLS is StartPostgres for a server that also accepts TLS connections (ssl=on)
+// with the PEM certificate and key in certFile and keyFile, which it copies into dir for the
+// server's user (PostgreSQL refuses a key that others may read). Clients that verify it use
+// the certificate's CA as sslrootcert.
+func StartPostgresTLS(ctx context.Context, dir, certFile, keyFile string, settings ...string) (*Postgres, error) {
+	tls := func(p *Postgres) ([]string, error) {
+		crt, key := filepath.Join(p.Dir, "server.crt"), filepath.Join(p.Dir, "server.key")
+		for src, dst := range map[string]string{certFile: crt, keyFile: key} {
+			if err := p.copyOwned(src, dst); err != nil {
+				return nil, err
+			}
+		}
+		return []string{"ssl=on", "ssl_cert_file=" + crt, "ssl_key_file=" + key}, nil
+	}
+	return startPostgres(ctx, dir, tls, settings)
+}
+
+// startPostgres is StartPostgres; files, when set, writes files into the prepared dir and
+// returns the settings that name them.
+func startPostgres(ctx context.Context, dir string, files func(*Postgres) ([]string, error), settings []string) (*Postgres, error) {
 	bin, err := PostgresBinDir()
 	if err != nil {
 		return nil, err
@@ -35,12 +58,19 @@ func StartPostgres(ctx context.Context, dir string, settings ...string) (*Postgr
 		return nil, err
 	}
 	p := &Postgres{BinDir: bin, Dir: dir, Port: ports[0]}
+	if err := p.prepareDir(); err != nil {
+		return nil, err
+	}
+	if files != nil {
+		more, err := files(p)
+		if err != nil {
+			return nil, err
+		}
+		settings = append(more, settings...)
+	}
 	p.opts = fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", p.Port, dir)
 	for _, s := range settings {
 		p.opts += " -c " + s
-	}
-	if err := p.prepareDir(); err != nil {
-		return nil, err
 	}
 	if err := p.run(ctx, "initdb", "-D", p.data(), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		return nil, err
@@ -50,6 +80,21 @@ func StartPostgres(ctx context.Context, dir string, settings ...string) (*Postgr
 		return nil, err
 	}
 	return p, nil
+}
+
+// copyOwned copies src to dst, readable only by the server's user.
+func (p *Postgres) copyOwned(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		return err
+	}
+	if p.cred == nil {
+		return nil
+	}
+	return os.Chown(dst, int(p.cred.Uid), int(p.cred.Gid))
 }
 
 // URL is the connection URL of database db, as the postgres superuser.

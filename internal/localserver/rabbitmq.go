@@ -13,38 +13,55 @@ import (
 
 // RabbitMQ is a private broker node for whoever must stop and restart a broker (a shared
 // one must never be stopped). It has its own node name, ports, epmd, Erlang cookie, HOME and
-// data directory; Stop keeps the data, so durable queues and persistent messages survive a
-// Stop/Start.
+// data directory (a cluster's nodes share the epmd and the cookie); Stop keeps the data, so
+// durable queues and persistent messages survive a Stop/Start.
 type RabbitMQ struct {
 	Dir    string
 	Node   string
-	Port   int // AMQP
+	Port   int // AMQP, or AMQP over TLS when TLS is set
+	TLS    *ServerTLS
 	bin    rabbitBinaries
 	env    []string
-	epmd   *exec.Cmd // ours alone, so that Close can end it by PID
+	epmd   *exec.Cmd // ours alone, so that Close can end it by PID; nil for a cluster's node
 	cmd    *exec.Cmd // the node while it runs
 	exited chan struct{}
 }
 
+// ServerTLS makes a node accept AMQP over TLS only, from clients presenting a certificate
+// signed by CAFile (RabbitMQ's verify_peer with fail_if_no_peer_cert). Files are PEM.
+type ServerTLS struct{ CAFile, CertFile, KeyFile string }
+
+// RabbitOptions configure a node started by StartRabbitMQWith.
+type RabbitOptions struct {
+	TLS *ServerTLS // nil: plain AMQP
+}
+
 // StartRabbitMQ starts a node keeping its files in dir. Close ends it and its epmd.
 func StartRabbitMQ(ctx context.Context, dir string) (*RabbitMQ, error) {
+	return StartRabbitMQWith(ctx, dir, RabbitOptions{})
+}
+
+// StartRabbitMQWith starts a node configured by opt, keeping its files in dir. Close ends it
+// and its epmd.
+func StartRabbitMQWith(ctx context.Context, dir string, opt RabbitOptions) (*RabbitMQ, error) {
 	bin, err := findRabbitMQ()
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3) // AMQP, Erlang distribution, epmd
+	epmdPort, err := freePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	r := &RabbitMQ{Dir: dir, Node: uniqueNode(), Port: ports[0], bin: bin}
-	if r.env, err = r.prepare(ports); err != nil {
+	epmd, err := startEpmd(bin, epmdPort[0])
+	if err != nil {
 		return nil, err
 	}
-	r.epmd = exec.Command(bin.epmd, "-port", strconv.Itoa(ports[2]), "-address", "127.0.0.1")
-	r.epmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // ^C must not end it before the node
-	if err := r.epmd.Start(); err != nil {
-		return nil, fmt.Errorf("start epmd: %w", err)
+	r, err := newRabbitNode(bin, dir, newCookie(), epmdPort[0], opt)
+	if err != nil {
+		stopEpmd(epmd)
+		return nil, err
 	}
+	r.epmd = epmd
 	if err := r.Start(ctx); err != nil {
 		_ = r.Close(context.Background())
 		return nil, err
@@ -52,8 +69,44 @@ func StartRabbitMQ(ctx context.Context, dir string) (*RabbitMQ, error) {
 	return r, nil
 }
 
-// URL is the node's AMQP URL (guest may log in over loopback).
-func (r *RabbitMQ) URL() string { return "amqp://guest:guest@" + loopback(r.Port) + "/" }
+// newRabbitNode prepares a node's files and environment; it does not start it.
+func newRabbitNode(bin rabbitBinaries, dir, cookie string, epmdPort int, opt RabbitOptions) (*RabbitMQ, error) {
+	ports, err := freePorts(2) // AMQP, Erlang distribution
+	if err != nil {
+		return nil, err
+	}
+	r := &RabbitMQ{Dir: dir, Node: uniqueNode(), Port: ports[0], TLS: opt.TLS, bin: bin}
+	if r.env, err = r.prepare(cookie, ports[0], ports[1], epmdPort); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// startEpmd runs an Erlang port mapper of our own on port.
+func startEpmd(bin rabbitBinaries, port int) (*exec.Cmd, error) {
+	epmd := exec.Command(bin.epmd, "-port", strconv.Itoa(port), "-address", "127.0.0.1")
+	epmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // ^C must not end it before the node
+	if err := epmd.Start(); err != nil {
+		return nil, fmt.Errorf("start epmd: %w", err)
+	}
+	return epmd, nil
+}
+
+func stopEpmd(epmd *exec.Cmd) {
+	if epmd != nil && epmd.Process != nil {
+		_ = epmd.Process.Kill()
+		_ = epmd.Wait()
+	}
+}
+
+// URL is the node's AMQP URL (guest may log in over loopback): amqps:// on a TLS node, whose
+// certificate must name localhost.
+func (r *RabbitMQ) URL() string {
+	if r.TLS != nil {
+		return "amqps://guest:guest@localhost:" + strconv.Itoa(r.Port) + "/"
+	}
+	return "amqp://guest:guest@" + loopback(r.Port) + "/"
+}
 
 func (r *RabbitMQ) logFile() string { return filepath.Join(r.Dir, "server.log") }
 
@@ -111,31 +164,56 @@ func (r *RabbitMQ) Stop(ctx context.Context) error {
 	select {
 	case <-r.exited:
 	case <-ctx.Done():
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-r.exited
+		r.killGroup()
 	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-r.exited
+		r.killGroup()
 	}
 	r.cmd = nil
 	return err
 }
 
+// Kill ends the node at once with SIGKILL, as a crash or a power loss would: clients see
+// their connections reset, nothing is flushed. Start brings it back with the data it had
+// written.
+func (r *RabbitMQ) Kill() {
+	if r.cmd == nil {
+		return
+	}
+	r.killGroup()
+	r.cmd = nil
+}
+
+// killGroup SIGKILLs the node's process group (the Erlang VM runs in it) and waits for it.
+func (r *RabbitMQ) killGroup() {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	<-r.exited
+}
+
 // Close stops the node and ends its epmd.
 func (r *RabbitMQ) Close(ctx context.Context) error {
 	err := r.Stop(ctx)
-	if r.epmd != nil && r.epmd.Process != nil {
-		_ = r.epmd.Process.Kill()
-		_ = r.epmd.Wait()
-		r.epmd = nil
-	}
+	stopEpmd(r.epmd)
+	r.epmd = nil
 	return err
 }
 
 // Ctl runs `rabbitmqctl args...` against the node (within 30 s), for tests that reconfigure
 // it (a resource alarm, a user's password).
 func (r *RabbitMQ) Ctl(ctx context.Context, args ...string) error {
-	return r.ctl(ctx, 30*time.Second, args...)
+	_, err := r.CtlOutput(ctx, args...)
+	return err
+}
+
+// CtlOutput runs `rabbitmqctl args...` against the node (within 30 s) and returns what it
+// printed, for tests that inspect the node (cluster_status, list_queues).
+func (r *RabbitMQ) CtlOutput(ctx context.Context, args ...string) (string, error) {
+	return r.ctlOut(ctx, 30*time.Second, r.bin.ctl, args...)
+}
+
+// QueuesCtl runs `rabbitmq-queues args...` against the node (within 30 s) and returns what
+// it printed (quorum_status, grow, shrink).
+func (r *RabbitMQ) QueuesCtl(ctx context.Context, args ...string) (string, error) {
+	return r.ctlOut(ctx, 30*time.Second, filepath.Join(filepath.Dir(r.bin.ctl), "rabbitmq-queues"), args...)
 }
 
 // PID is the process id of the node's rabbitmq-server script while it runs (0 otherwise):
@@ -149,12 +227,19 @@ func (r *RabbitMQ) PID() int {
 
 // ctl runs rabbitmqctl against the node, bounded by timeout as well as ctx.
 func (r *RabbitMQ) ctl(ctx context.Context, timeout time.Duration, args ...string) error {
+	_, err := r.ctlOut(ctx, timeout, r.bin.ctl, args...)
+	return err
+}
+
+// ctlOut runs one of RabbitMQ's command line tools against the node.
+func (r *RabbitMQ) ctlOut(ctx context.Context, timeout time.Duration, tool string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.bin.ctl, append([]string{"-q", "-n", r.Node}, args...)...)
+	cmd := exec.CommandContext(ctx, tool, append([]string{"-q", "-n", r.Node}, args...)...)
 	cmd.Env = r.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("rabbitmqctl %v: %w: %s", args, err, out)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %v: %w: %s", filepath.Base(tool), args, err, out)
 	}
-	return nil
+	return string(out), nil
 }

@@ -55,10 +55,16 @@ func uniqueNode() string {
 	return "pgfanout-" + hex.EncodeToString(b) + "@localhost"
 }
 
+// newCookie is a fresh Erlang cookie: nodes and tools that share it may talk to each other.
+func newCookie() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // prepare writes the node's files under r.Dir and returns its environment. The node reads
 // nothing from /etc/rabbitmq and shares nothing (cookie, epmd, data) with the system node.
-// ports are AMQP, Erlang distribution and epmd.
-func (r *RabbitMQ) prepare(ports []int) ([]string, error) {
+func (r *RabbitMQ) prepare(cookie string, amqpPort, distPort, epmdPort int) ([]string, error) {
 	dir := r.Dir
 	home := filepath.Join(dir, "home")
 	for _, d := range []string{home, filepath.Join(dir, "mnesia"), filepath.Join(dir, "log")} {
@@ -66,27 +72,22 @@ func (r *RabbitMQ) prepare(ports []int) ([]string, error) {
 			return nil, err
 		}
 	}
-	cookie := make([]byte, 16)
-	_, _ = rand.Read(cookie)
-	conf := fmt.Sprintf("listeners.tcp.1 = %s\nlog.console = false\nlog.file.level = warning\n", loopback(ports[0]))
 	for name, content := range map[string]string{
-		"home/.erlang.cookie": hex.EncodeToString(cookie),
+		"home/.erlang.cookie": cookie,
 		"enabled_plugins":     "[].", // no management plugin: nothing else listens
-		"rabbitmq.conf":       conf,
+		"rabbitmq.conf":       r.config(amqpPort),
 		"rabbitmq-env.conf":   "",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o400); err != nil {
 			return nil, err
 		}
 	}
-	return append(os.Environ(),
+	env := append(os.Environ(),
 		"HOME="+home,
 		"ERL_EPMD_ADDRESS=127.0.0.1",
-		"ERL_EPMD_PORT="+strconv.Itoa(ports[2]),
+		"ERL_EPMD_PORT="+strconv.Itoa(epmdPort),
 		"RABBITMQ_NODENAME="+r.Node,
-		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
-		"RABBITMQ_NODE_PORT="+strconv.Itoa(ports[0]),
-		"RABBITMQ_DIST_PORT="+strconv.Itoa(ports[1]),
+		"RABBITMQ_DIST_PORT="+strconv.Itoa(distPort),
 		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "rabbitmq-env.conf"),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"),
 		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
@@ -94,5 +95,26 @@ func (r *RabbitMQ) prepare(ports []int) ([]string, error) {
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
 		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
 		"RABBITMQ_PID_FILE="+filepath.Join(dir, "rabbitmq.pid"),
-	), nil
+	)
+	if r.TLS == nil {
+		// These configure the plain listener, which a TLS node must not have.
+		env = append(env, "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1", "RABBITMQ_NODE_PORT="+strconv.Itoa(amqpPort))
+	}
+	return env, nil
+}
+
+// config is the node's rabbitmq.conf: one loopback listener, plain or TLS.
+func (r *RabbitMQ) config(amqpPort int) string {
+	conf := "log.console = false\nlog.file.level = warning\n"
+	if r.TLS == nil {
+		return conf + fmt.Sprintf("listeners.tcp.1 = %s\n", loopback(amqpPort))
+	}
+	return conf + fmt.Sprintf(`listeners.tcp = none
+listeners.ssl.1 = %s
+ssl_options.cacertfile = %s
+ssl_options.certfile = %s
+ssl_options.keyfile = %s
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+`, loopback(amqpPort), r.TLS.CAFile, r.TLS.CertFile, r.TLS.KeyFile)
 }
