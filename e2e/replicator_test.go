@@ -28,7 +28,8 @@ func TestReplicatorHelpListsFlagsAndEnv(t *testing.T) {
 			"--replica-name", "PGFANOUT_REPLICA_NAME", "--exchange", "PGFANOUT_EXCHANGE", "(default pgfanout)",
 			"--tables", "PGFANOUT_TABLES", "(default *.*)", "--http-addr", "PGFANOUT_HTTP_ADDR", "(default 127.0.0.1:9188)",
 			"--batch-size", "(default 100)", "--batch-changes", "--batch-wait", "(default 0s)",
-			"--prefetch", "(default 200)", "--max-attempts", "(default 5)", "--workers", "PGFANOUT_WORKERS", "--bookkeeping-horizon", "PGFANOUT_BOOKKEEPING_HORIZON", "(default 1m0s)", "--log-level", "--log-format",
+			"--prefetch", "(default 200)", "--max-attempts", "(default 5)", "--workers", "PGFANOUT_WORKERS", "--bookkeeping-horizon", "PGFANOUT_BOOKKEEPING_HORIZON", "(default 1m0s)",
+			"--create-tables", "PGFANOUT_CREATE_TABLES", "(default true)", "--follow-ddl", "PGFANOUT_FOLLOW_DDL", "--log-level", "--log-format",
 			"--io-timeout", "PGFANOUT_IO_TIMEOUT", "(default 20s)", "--tcp-keepalive", "(default 5s)", "--amqp-heartbeat", "PGFANOUT_AMQP_HEARTBEAT",
 		} {
 			require.Contains(t, string(out), want, "%v", args)
