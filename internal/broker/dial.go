@@ -6,8 +6,11 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +23,9 @@ import (
 
 // DialConfig says where to connect and how to notice a dead broker.
 type DialConfig struct {
+	// URL is one AMQP URL, or several separated by commas (SplitURLs): nodes of one RabbitMQ
+	// cluster, any of which will do. An amqps:// URL takes its TLS files from its query
+	// parameters (tlsConfig).
 	URL      string
 	Name     string // connection name shown by RabbitMQ's management UI
 	Liveness liveness.Settings
@@ -39,10 +45,25 @@ type Conn struct {
 	blocked string // the alarm's reason while blocked, "" otherwise
 }
 
-// Dial connects with heartbeats and TCP keepalives, honouring ctx also during the AMQP
-// handshake, so a process shutting down never waits out a stuck broker. The error names the
-// broker with its password redacted.
+// Dial connects to one of cfg.URL's nodes with heartbeats and TCP keepalives, honouring ctx
+// also during the AMQP handshake, so a process shutting down never waits out a stuck broker.
+// With several URLs it tries them in turn from a random one (dialAny), so that the
+// reconnect after a node failed rarely begins with that node, and never waits long on it.
+// Errors name the brokers with their passwords redacted.
 func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
+	urls := SplitURLs(cfg.URL)
+	switch len(urls) {
+	case 0:
+		return nil, errors.New("connect to RabbitMQ: no AMQP URL")
+	case 1:
+		return dialNode(ctx, cfg, urls[0])
+	}
+	first := rand.IntN(len(urls))
+	return dialAny(ctx, cfg, slices.Concat(urls[first:], urls[:first]))
+}
+
+// dialNode connects to the node at url.
+func dialNode(ctx context.Context, cfg DialConfig, url string) (*Conn, error) {
 	live := cfg.Liveness.WithDefaults()
 	unwatch := func() bool { return false }
 	acfg := amqp.Config{
@@ -53,16 +74,27 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 			if err != nil {
 				return nil, err
 			}
-			// Bounds the handshake; amqp091 clears the deadline once the connection is open.
+			// Bounds the TLS and AMQP handshakes; amqp091 clears the deadline once the
+			// connection is open.
 			_ = conn.SetDeadline(time.Now().Add(live.Timeout))
 			unwatch = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 			return conn, nil
 		},
 	}
-	conn, err := amqp.DialConfig(cfg.URL, acfg) // calls Dial synchronously
+	uri, err := amqp.ParseURI(url)
+	if err == nil && uri.Scheme == "amqps" {
+		acfg.TLSClientConfig, err = tlsConfig(uri)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to RabbitMQ at %s: %w", redact.URL(url), err)
+	}
+	conn, err := amqp.DialConfig(url, acfg) // calls Dial synchronously
 	unwatch()
 	if err != nil {
-		return nil, fmt.Errorf("connect to RabbitMQ at %s: %w", redact.URL(cfg.URL), err)
+		if uri.Scheme == "amqps" && closedInHandshake(err) {
+			err = tlsRefusedError{err}
+		}
+		return nil, fmt.Errorf("connect to RabbitMQ at %s: %w", redact.URL(url), err)
 	}
 	c := &Conn{conn: conn, done: make(chan struct{})}
 	closed := conn.NotifyClose(make(chan *amqp.Error, 1))

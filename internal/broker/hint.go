@@ -1,8 +1,12 @@
 package broker
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"io"
 	"strings"
+	"syscall"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -10,6 +14,9 @@ import (
 // Hint says what to check for errors a retry will not fix by itself, or "" for the others
 // (connection losses, broker restarts), which reconnecting does fix.
 func Hint(err error) string {
+	if h := tlsHint(err); h != "" {
+		return h
+	}
 	var amqpErr *amqp.Error
 	if !errors.As(err, &amqpErr) {
 		return ""
@@ -31,4 +38,47 @@ func Hint(err error) string {
 		}
 	}
 	return ""
+}
+
+// tlsHint explains a failed TLS handshake with RabbitMQ.
+func tlsHint(err error) string {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		record    tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknownCA):
+		return "RabbitMQ's certificate is not signed by a CA in --amqp-ca-file (or, without it, the system's): check the CA file"
+	case errors.As(err, &hostname):
+		return "RabbitMQ's certificate does not name the host of --amqp-url: connect by a name the certificate holds"
+	case errors.As(err, &invalid):
+		return "RabbitMQ's certificate is not valid now (expired, or not yet valid): renew it"
+	case errors.As(err, &record):
+		return "the port of an amqps:// URL speaks plain AMQP: use amqp://, or RabbitMQ's TLS port"
+	case errors.As(err, &tlsRefusedError{}):
+		return "RabbitMQ closed the TLS connection during the handshake: it probably wants a client certificate signed by a CA it trusts: check --amqp-cert-file and --amqp-key-file"
+	}
+	return ""
+}
+
+// tlsRefusedError is a TLS connection that RabbitMQ closed before the AMQP handshake ended.
+// With TLS 1.3 the server checks the client's certificate after the client finished its TLS
+// handshake, so a refused certificate (or a missing one) shows as an alert or a closed
+// connection while amqp091 waits for connection.start, both reported as AMQP errors that
+// say nothing of TLS.
+type tlsRefusedError struct{ error }
+
+func (e tlsRefusedError) Unwrap() error { return e.error }
+
+// closedInHandshake reports the errors amqp091 returns when the connection ended during its
+// handshake: a failed read (an alert, EOF, a reset), the connection already closed, or a
+// failed write.
+func closedInHandshake(err error) bool {
+	var ae *amqp.Error
+	if errors.As(err, &ae) {
+		return ae.Code == amqp.FrameError || ae.Code == amqp.ChannelError && ae.Reason == amqp.ErrClosed.Reason
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

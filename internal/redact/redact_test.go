@@ -14,6 +14,9 @@ func TestURL(t *testing.T) {
 		{"host=h password=s3cret dbname=x", "host=h password=xxxxx dbname=x"},
 		{"host=h password='s3 cret' dbname=x", "host=h password=xxxxx dbname=x"},
 		{"postgres://h/db", "postgres://h/db"},
+		{"amqp://u:s3cret@h1/,amqps://u:s3cret@h2:5671/?cacertfile=/ca.pem, amqp://h3/",
+			"amqp://u:xxxxx@h1/,amqps://u:xxxxx@h2:5671/?cacertfile=/ca.pem,amqp://h3/"},
+		{"amqp://u:s3,cret@h1/,amqp://u:s3cret,@h2/", "amqp://u:xxxxx@h1/,amqp://u:xxxxx@h2/"},
 	}
 	for _, c := range cases {
 		got := URL(c.in)
