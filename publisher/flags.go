@@ -16,7 +16,8 @@ const defaultHTTPAddr = "127.0.0.1:9187"
 // options are the values of all commands' flags.
 type options struct {
 	sourceURL       string
-	amqpURL         string
+	amqp            cli.AMQP
+	amqpURL         string // amqp's URL(), once require checked the flags
 	exchange        string
 	httpAddr        string
 	batchSize       int
@@ -34,7 +35,7 @@ func (o *options) sourceFlag(fs *flag.FlagSet) {
 func (o *options) rootFlags(out io.Writer) *flag.FlagSet {
 	fs := cli.NewFlagSet("publisher", out)
 	o.sourceFlag(fs)
-	fs.StringVar(&o.amqpURL, "amqp-url", "", "RabbitMQ `URL` (amqp://user:password@host:5672/vhost)")
+	o.amqp.Flags(fs)
 	fs.StringVar(&o.exchange, "exchange", "pgfanout", "`name` of the durable topic exchange to publish to (declared if missing)")
 	cli.HTTPAddrFlag(fs, &o.httpAddr, defaultHTTPAddr)
 	fs.IntVar(&o.batchSize, "batch-size", 10000, "changes fetched from the change log per round")
@@ -53,8 +54,12 @@ func (o *options) migrateFlags(out io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// require checks what the publisher cannot start without.
+// require checks what the publisher cannot start without, and resolves amqpURL.
 func (o *options) require() error {
+	var err error
+	if o.amqpURL, err = o.amqp.URL(); err != nil {
+		return err
+	}
 	switch {
 	case o.sourceURL == "":
 		return cli.Required("source-url")

@@ -22,7 +22,8 @@ type options struct {
 	copyWorkers  int
 	createTables bool
 	followDDL    bool
-	amqpURL      string
+	amqp         cli.AMQP
+	amqpURL      string // amqp's URL(), once config checked the flags
 	replicaName  string
 	exchange     string
 	tables       string
@@ -42,7 +43,7 @@ type options struct {
 func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	fs := cli.NewFlagSet(name, out)
 	fs.StringVar(&o.replicaURL, "replica-url", "", "replica PostgreSQL `URL` (postgres://user:password@host:5432/db)")
-	fs.StringVar(&o.amqpURL, "amqp-url", "", "RabbitMQ `URL` (amqp://user:password@host:5672/vhost)")
+	o.amqp.Flags(fs)
 	fs.StringVar(&o.sourceURL, "source-url", "", "source PostgreSQL `URL` (a read-only role): copy the tracked tables this replica has not copied; empty: no copy")
 	fs.IntVar(&o.copyWorkers, "copy-workers", 1, "chunks copied at once (with --source-url)")
 	fs.BoolVar(&o.createTables, "create-tables", true, "create tracked tables the replica lacks from the source's definition (with --source-url; docs/schema.md)")
@@ -65,6 +66,10 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 
 // config checks the flags and turns them into the replicator's configuration.
 func (o *options) config() (replicate.Config, error) {
+	var err error
+	if o.amqpURL, err = o.amqp.URL(); err != nil {
+		return replicate.Config{}, err
+	}
 	switch {
 	case o.replicaURL == "":
 		return replicate.Config{}, cli.Required("replica-url")
