@@ -100,6 +100,7 @@ func newCommand(stdout, stderr io.Writer) *ffcli.Command {
 				Exec:       func(ctx context.Context, _ []string) error { return resync(ctx, o, stderr) },
 			}),
 			verifyCommand(stdout, stderr),
+			replayCommand(stdout, stderr),
 			statusCommand(stdout),
 			cli.Healthcheck("replicator", defaultHTTPAddr, stdout),
 		},

@@ -54,8 +54,6 @@ type options struct {
 
 func (o options) rows() int { return max(minRows, int(math.Round(rows1*o.scale))) }
 
-func (o options) has(m string) bool { return slices.Contains(o.methods, m) }
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx)

@@ -21,11 +21,10 @@ import (
 // clock starts as the replicator is started with --source-url on the empty target. Done
 // when the target's pgfanout.copy_tables says so.
 type fanMethod struct {
-	b          *bench
-	exchange   string
-	pub, rep   *proctest.Proc
-	repName    string
-	lastReason string
+	b        *bench
+	exchange string
+	pub, rep *proctest.Proc
+	repName  string
 }
 
 func (m *fanMethod) streams() bool { return true }

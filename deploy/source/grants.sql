@@ -10,6 +10,7 @@ GRANT SELECT ON pgfanout.backlog TO pgfanout_publisher;
 GRANT SELECT, UPDATE ON pgfanout.leader TO pgfanout_publisher;
 GRANT EXECUTE ON FUNCTION pgfanout.idle_lock_key() TO pgfanout_publisher;
 GRANT EXECUTE ON FUNCTION pgfanout.advance_low_water() TO pgfanout_publisher;
+GRANT EXECUTE ON FUNCTION pgfanout.track_new_tables() TO pgfanout_publisher;
 
 -- The copier, the replicators' --source-url: docs/bootstrap.md, "GRANTs on the source".
 GRANT USAGE ON SCHEMA pgfanout TO pgfanout_copier;

@@ -114,6 +114,21 @@ func (c *Copier) plan(ctx context.Context, schema, table string) error {
 // check compares the source table with the replica's; a reason not to copy it comes back as
 // reason, other failures (the source or the replica unreachable) as err.
 func (c *Copier) check(ctx context.Context, schema, table string) (*dml.Table, string, error) {
+	// The source may change shape again between the follower's reconcile and the describes
+	// below (an ALTER per second is normal during a migration): a mismatch is then retried
+	// a few times, each time reconciling again, before it counts as a reason not to copy.
+	const attempts = 5
+	for i := 1; ; i++ {
+		def, reason, err := c.checkOnce(ctx, schema, table)
+		if err != nil || reason == "" || c.follow == nil || i == attempts {
+			return def, reason, err
+		}
+		c.log.Info().Str("table", schema+"."+table).Str("reason", reason).Int("attempt", i).
+			Msg("the source table changed shape while it was compared; comparing again")
+	}
+}
+
+func (c *Copier) checkOnce(ctx context.Context, schema, table string) (*dml.Table, string, error) {
 	if c.follow != nil {
 		out, err := c.follow.Reconcile(ctx, schema, table, "")
 		if err != nil {

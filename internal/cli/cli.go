@@ -160,15 +160,18 @@ type Service interface {
 
 // Serve runs a program's component and its HTTP endpoint (srv, on --http-addr, whose /readyz
 // asks svc) together in one pool until ctx ends or either fails; the first failure cancels
-// the other and is logged.
+// the other and is logged. Readiness is also exported as metrics and each change of it
+// logged with its cause (health.ExportReadiness, health.WatchReadiness).
 func Serve(ctx context.Context, program string, log zerolog.Logger, srv *health.Server, svc Service) error {
 	if err := srv.Listen(); err != nil {
 		return fmt.Errorf("listen on --http-addr: %w", err)
 	}
 	srv.SetReadiness(svc.Ready)
+	srv.ExportReadiness(program)
 	g := pool.New().WithErrors().WithContext(ctx).WithCancelOnError()
 	g.Go(srv.Run)
 	g.Go(svc.Run)
+	g.Go(func(ctx context.Context) error { return srv.WatchReadiness(ctx, time.Second) })
 	if err := g.Wait(); err != nil {
 		log.Error().Err(err).Msg(program + " failed")
 		return err
