@@ -17,7 +17,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 20m
 BENCH_ARGS ?=
 COMPOSE ?= docker compose
 
-.PHONY: help build test test-stress lint bench bench-capture bench-publisher bench-replicator bench-e2e bench-bootstrap up down demo clean
+.PHONY: help build test test-stress chaos lint bench bench-capture bench-publisher bench-replicator bench-e2e bench-bootstrap up down demo clean
 
 help: ## List targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,11 @@ test: ## Run all tests with -race (starts private PostgreSQL/RabbitMQ if needed)
 
 test-stress: ## make test 5 times beside two CPU burners, then the lock/notify/lease tests 50 times
 	scripts/test-stress.sh
+
+# chaos starts its own private servers too. CHAOS_SEED replays a run; CHAOS_DURATION (default
+# 8m here, 2m inside make test) is how long faults are injected.
+chaos: ## Fault-injection suite: kills, restarts, network cuts under 4 writers, then verify (CHAOS_SEED, CHAOS_DURATION)
+	CHAOS_DURATION=$${CHAOS_DURATION:-8m} $(GO) test -race -count=1 -timeout 30m -v -run TestChaos ./e2e/chaos/
 
 lint: ## go vet, staticcheck and a gofmt check
 	$(GO) vet ./...
