@@ -15,7 +15,7 @@ type convergence struct {
 	from       time.Time // the later of the last fault's end and the last write
 	logEmpty   time.Time // the source's change log
 	queueEmpty [2]time.Time
-	equal      [2]time.Time // replica a, b: every table's checksum equal to the source's
+	equal      [2]time.Time         // replica a, b: every table's checksum equal to the source's
 	ready      map[string]time.Time // when each program (the leader for the publishers) was ready again
 	source     map[string]string
 	last       [2]map[string]string

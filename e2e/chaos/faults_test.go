@@ -11,10 +11,10 @@ import (
 type event struct {
 	fault
 	start, end time.Time
-	from       time.Time // what recovery is measured from: the fault's end, or a leader's SIGKILL
-	note       string    // what was hit, when it was decided at run time (which publisher led)
-	skipped    string    // why it did not run
-	err        error     // the fault could not be injected or undone (a server would not start)
+	from       time.Time                // what recovery is measured from: the fault's end, or a leader's SIGKILL
+	note       string                   // what was hit, when it was decided at run time (which publisher led)
+	skipped    string                   // why it did not run
+	err        error                    // the fault could not be injected or undone (a server would not start)
 	ready      map[string]time.Duration // how long after from each knocked-out part was back (-1: not within readyWithin)
 	watches    []watch                  // what the fault knocks out
 	measuring  bool

@@ -335,8 +335,12 @@ func insertScratch(ctx context.Context, c *clientState) (int64, error) {
 		c.fresh(n), fmt.Sprintf("c%d", c.id), n)
 }
 
-func truncateScratch(ctx context.Context, c *clientState) (int64, error) { return c.truncate(ctx, "scratch") }
-func truncateEvents(ctx context.Context, c *clientState) (int64, error)  { return c.truncate(ctx, "events") }
+func truncateScratch(ctx context.Context, c *clientState) (int64, error) {
+	return c.truncate(ctx, "scratch")
+}
+func truncateEvents(ctx context.Context, c *clientState) (int64, error) {
+	return c.truncate(ctx, "events")
+}
 
 func (c *clientState) truncate(ctx context.Context, table string) (int64, error) {
 	if _, err := c.exec(ctx, "TRUNCATE "+pgx.Identifier{table}.Sanitize()); err != nil {
