@@ -13,10 +13,10 @@ import (
 // The suite's settings: each flag (go test ./e2e/chaos/ -args -chaos.seed=…) or, when the flag
 // is not given, its environment variable (what `make chaos` passes).
 var (
-	seedFlag     = flag.String("chaos.seed", "", "seed of the schedule and the workload; env CHAOS_SEED; default: random")
-	durationFlag = flag.Duration("chaos.duration", 0, "how long faults are injected; env CHAOS_DURATION; default 2m")
-	convergeFlag = flag.Duration("chaos.converge", 0, "how long the replicas may take to equal the source after the chaos ends before the run fails; env CHAOS_CONVERGE; default 5m")
-	logsFlag     = flag.String("chaos.logs", "", "directory for the programs' and servers' logs, kept; env CHAOS_LOGS; default: a temporary directory, kept only when the run fails")
+	_ = flag.String("chaos.seed", "", "seed of the schedule and the workload; env CHAOS_SEED; default: random")
+	_ = flag.Duration("chaos.duration", 0, "how long faults are injected; env CHAOS_DURATION; default 2m")
+	_ = flag.Duration("chaos.converge", 0, "how long the replicas may take to equal the source after the chaos ends before the run fails; env CHAOS_CONVERGE; default 5m")
+	_ = flag.String("chaos.logs", "", "directory for the programs' and servers' logs, kept; env CHAOS_LOGS; default: a temporary directory, kept only when the run fails")
 )
 
 // Defaults. The convergence limit is the failure line, far above the 60 s target the report

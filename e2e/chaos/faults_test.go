@@ -59,9 +59,6 @@ func (in *injector) startMeasure(ctx context.Context, ev *event) {
 	})
 }
 
-// settled waits until every recovery measurement has ended.
-func (in *injector) settled() { in.measures.Wait() }
-
 // lane runs its faults one after the other, each at its planned time or, when the lane runs
 // late, as soon as the one before has ended; none starts after the end of the phase.
 func (in *injector) lane(ctx context.Context, faults []fault) {

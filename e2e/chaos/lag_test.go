@@ -135,22 +135,6 @@ func (p *probe) last() sample {
 	return p.samples[len(p.samples)-1]
 }
 
-// recovered is when, from t on, both replicas first kept up (replica b is not waited for
-// while skipB says it is held down), or the zero time if they never did.
-func (p *probe) recovered(t time.Time, skipB func(time.Time) bool) time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, s := range p.samples {
-		if s.at.Before(t) {
-			continue
-		}
-		if s.ok[0] && s.lag[0] < healthyLag && (skipB(s.at) || s.ok[1] && s.lag[1] < healthyLag) {
-			return s.at
-		}
-	}
-	return time.Time{}
-}
-
 // maxLag is each replica's largest lag seen outside skip.
 func (p *probe) maxLag(skipB func(time.Time) bool) [2]time.Duration {
 	p.mu.Lock()
