@@ -15,10 +15,6 @@ var (
 	FetchChanges string
 	//go:embed delete_changes.sql
 	DeleteChanges string
-	//go:embed take_idle_lock.sql
-	TakeIdleLock string
-	//go:embed release_idle_lock.sql
-	ReleaseIdleLock string
 	//go:embed idle_raise.sql
 	IdleRaise string
 	//go:embed idle_take.sql

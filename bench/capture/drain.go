@@ -34,6 +34,7 @@ const idleLinger = 20 * time.Millisecond
 type drainer struct {
 	listen, work *pgx.Conn
 	store        *changelog.Store // on work
+	term         int64            // the leader term whose idle flag the drainer raises
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	wake         chan struct{}
@@ -54,6 +55,10 @@ func startDrainer(ctx context.Context, dbURL string, o options) (*drainer, error
 		return nil, fmt.Errorf("connect consumer: %w", err)
 	}
 	d.store = changelog.New(d.work, 0)
+	if err = d.work.QueryRow(ctx, `SELECT term FROM pgfanout.leader`).Scan(&d.term); err != nil {
+		d.close()
+		return nil, fmt.Errorf("read the leader term: %w", err)
+	}
 	if _, err = d.listen.Exec(ctx, `LISTEN pgfanout`); err != nil {
 		d.close()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -145,7 +150,7 @@ func (d *drainer) setIdle(ctx context.Context, want bool) (bool, error) {
 	if !want {
 		return false, d.store.ReleaseIdleLock(ctx)
 	}
-	return d.store.TakeIdleLock(ctx)
+	return d.store.TakeIdleLock(ctx, d.term)
 }
 
 // drainOnce fetches one batch, reads it as the publisher would, and deletes it.

@@ -169,7 +169,9 @@ func reset(ctx context.Context, conn *pgx.Conn, v variant) error {
 	}
 	if !v.drain {
 		// As an idle publisher that is never woken would: every commit that captured notifies.
-		steps = append(steps, step{sql: queries.TakeIdleLock})
+		steps = append(steps,
+			step{sql: `UPDATE pgfanout.leader SET idle_term = term, idle_pid = pg_backend_pid()`},
+			step{sql: queries.IdleTake})
 	}
 	if v.tracked {
 		steps = append(steps,

@@ -111,25 +111,34 @@ func (s *Store) AdvanceLowWater(ctx context.Context) (int64, error) {
 	return low, nil
 }
 
-// TakeIdleLock takes the publisher's idle lock (a session advisory lock): while it is held,
-// 'wakeup' capture notifies. It reports false, holding nothing, while a transaction that
-// captured changes without notifying is still open; its changes are not visible yet.
-func (s *Store) TakeIdleLock(ctx context.Context) (bool, error) {
+// TakeIdleLock raises the idle flag for leader term `term` and takes the publisher's idle
+// lock (a session advisory lock), as a waiting publisher does (migration 000007): while both
+// hold, 'wakeup' capture notifies. It reports false, holding nothing and with the flag down,
+// while a transaction that captured changes without notifying is still open (its changes
+// are not visible yet), while another session holds the key, or when the term has ended.
+func (s *Store) TakeIdleLock(ctx context.Context, term int64) (bool, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
+	err := s.conn.QueryRow(ctx, queries.IdleRaise, term).Scan(&term)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("raise the idle flag of term %d: %w", term, err)
+	}
 	var ok bool
-	if err := s.conn.QueryRow(ctx, queries.TakeIdleLock).Scan(&ok); err != nil {
+	if err := s.conn.QueryRow(ctx, queries.IdleTake).Scan(&ok); err != nil {
 		return false, fmt.Errorf("take the idle lock: %w", err)
 	}
 	return ok, nil
 }
 
-// ReleaseIdleLock releases the idle lock taken by TakeIdleLock.
+// ReleaseIdleLock lowers the flag and releases the idle lock taken by TakeIdleLock.
 func (s *Store) ReleaseIdleLock(ctx context.Context) error {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
 	var ok bool
-	if err := s.conn.QueryRow(ctx, queries.ReleaseIdleLock).Scan(&ok); err != nil {
+	if err := s.conn.QueryRow(ctx, queries.IdleRelease).Scan(&ok); err != nil {
 		return fmt.Errorf("release the idle lock: %w", err)
 	}
 	if !ok {
