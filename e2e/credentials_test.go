@@ -15,7 +15,7 @@ import (
 )
 
 // Credentials revoked on the replica while the replicator runs (its role may no longer log
-// in, its sessions ended): /readyz answers 503 naming the refused login, the metric
+// in, its sessions ended): /readyz and /healthz answer 503 naming the refused login, the metric
 // pgfanout_replicator_not_ready{cause="credentials"} is 1, nothing is dead-lettered; once the
 // role may log in again the replicator recovers by itself, with no restart, and converges.
 func TestReplicatorRecoversFromRevokedCredentials(t *testing.T) {
@@ -41,6 +41,9 @@ func TestReplicatorRecoversFromRevokedCredentials(t *testing.T) {
 		require.NoError(t, err)
 		return code == 503 && strings.Contains(body, "28000") && v == 1
 	})
+	code, body := p.get(t, "/healthz")
+	require.Equal(t, 503, code, "the container's healthcheck shows the refused login")
+	require.Contains(t, body, "28000")
 	require.True(t, p.running())
 	require.Zero(t, p.deadLettered(t))
 
@@ -52,6 +55,8 @@ func TestReplicatorRecoversFromRevokedCredentials(t *testing.T) {
 		require.NoError(t, err)
 		return code == 200 && v == 0
 	})
+	code, _ = p.get(t, "/healthz")
+	require.Equal(t, 200, code)
 	require.Zero(t, p.deadLettered(t))
 	p.terminate(t)
 }

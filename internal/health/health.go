@@ -4,8 +4,11 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,9 +18,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Server is the HTTP endpoint of a process. /healthz answers 200 while the process runs;
-// /readyz answers 200 only while the readiness function says the process does its work, and
-// 503 otherwise, with the reason in the body either way.
+// Server is the HTTP endpoint of a process. /healthz answers 200 while the process runs,
+// except while a server refuses its login (CauseCredentials): waiting does not cure that, so
+// a container healthcheck should show it (say, after a password changed in .env but not in
+// the volume that keeps the roles). /readyz answers 200 only while the readiness function
+// says the process does its work, and 503 otherwise, with the reason in the body either way.
 type Server struct {
 	addr      string
 	registry  *prometheus.Registry
@@ -81,7 +86,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if ok, reason := s.Ready(); !ok && Cause(reason) == CauseCredentials {
+			http.Error(w, "unhealthy: a server refused the login: "+reason, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, reason := s.Ready()
 		if !ok {
@@ -122,7 +133,8 @@ func Check(ctx context.Context, addr string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return errors.New("healthz: " + resp.Status)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("healthz: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

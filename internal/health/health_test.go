@@ -31,15 +31,27 @@ func TestServer(t *testing.T) {
 	require.Equal(t, 200, get("/healthz"))
 	require.Equal(t, 503, get("/readyz"))
 	require.Contains(t, body, "starting")
-	var up atomic.Bool // read by the server's goroutines
+	var up atomic.Bool      // read by the server's goroutines
+	var refused atomic.Bool // the source refuses the login
 	s.SetReadiness(func() (bool, string) {
-		if up.Load() {
+		switch {
+		case up.Load():
 			return true, "leading"
+		case refused.Load():
+			return false, `source: failed SASL auth (FATAL: password authentication failed for user "p" (SQLSTATE 28P01))`
 		}
 		return false, "RabbitMQ: connection refused"
 	})
 	require.Equal(t, 503, get("/readyz"))
 	require.Contains(t, body, "RabbitMQ: connection refused", "the reason is shown")
+	require.Equal(t, 200, get("/healthz"), "an unreachable server may come back: healthy")
+	require.NoError(t, Check(context.Background(), s.Addr()))
+	refused.Store(true)
+	require.Equal(t, 503, get("/healthz"), "a refused login is shown to the container's healthcheck")
+	require.Contains(t, body, "28P01")
+	require.Error(t, Check(context.Background(), s.Addr()))
+	refused.Store(false)
+	require.Equal(t, 200, get("/healthz"))
 	up.Store(true)
 	require.Equal(t, 200, get("/readyz"))
 	require.Contains(t, body, "leading")
