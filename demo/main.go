@@ -19,7 +19,7 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "how long the workload runs")
 	clients := flag.Int("clients", 4, "concurrent workload connections")
 	keep := flag.Bool("keep", false, "keep the temporary directory (logs) after the run")
-	schemaFile := flag.String("schema", "deploy/demo/schema.sql", "demo schema, the same file docker compose loads")
+	schemaFile := flag.String("schema", "deploy/demo/schema.sql", "demo schema, the same file docker compose loads on the source")
 	flag.Parse()
 	schema, err := os.ReadFile(*schemaFile)
 	if err != nil {

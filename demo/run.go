@@ -84,8 +84,10 @@ func (e *env) start(ctx context.Context, cfg config) error {
 	if e.source, err = startDB(ctx, filepath.Join(e.dir, "source"), cfg.schema); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
+	// The replicas start as empty databases: each replicator creates the tracked tables
+	// and copies their rows from the source (--source-url) while it applies the stream.
 	for i := 1; i <= 2; i++ {
-		r, err := startDB(ctx, filepath.Join(e.dir, fmt.Sprintf("replica%d", i)), cfg.schema)
+		r, err := startDB(ctx, filepath.Join(e.dir, fmt.Sprintf("replica%d", i)), "")
 		if err != nil {
 			return fmt.Errorf("replica %d: %w", i, err)
 		}
@@ -117,7 +119,7 @@ func (e *env) startPipeline(ctx context.Context, bin string) error {
 	e.spawn(bin+"/publisher", "publisher", "--source-url", src, "--amqp-url", e.broker.URL(), "--http-addr", "")
 	for i, r := range []int{0, 0, 1} {
 		e.spawn(bin+"/replicator", fmt.Sprintf("replicator%d", i+1), "--replica-url", e.replicas[r].URL("demo"),
-			"--amqp-url", e.broker.URL(), "--replica-name", fmt.Sprintf("replica%d", r+1), "--http-addr", "")
+			"--amqp-url", e.broker.URL(), "--replica-name", fmt.Sprintf("replica%d", r+1), "--source-url", src, "--http-addr", "")
 	}
 	return nil
 }
@@ -128,7 +130,7 @@ func startDB(ctx context.Context, dir, schema string) (*localserver.Postgres, er
 		return nil, err
 	}
 	db, err := pgadmin.Create(ctx, pg.URL("postgres"), "demo")
-	if err != nil {
+	if err != nil || schema == "" {
 		return pg, err
 	}
 	return pg, pgadmin.Exec(ctx, db.URL, schema)

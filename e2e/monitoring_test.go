@@ -89,13 +89,7 @@ func newStack(t *testing.T) *stack {
 	s.psql(s.srcURL, filepath.Join(repoRoot, "deploy/demo/schema.sql"))
 	s.psql(s.srcURL, filepath.Join(repoRoot, "deploy/source/initdb/20-roles.sql"))
 	s.psql(s.repURL, filepath.Join(repoRoot, "deploy/replica/initdb/10-roles.sql"))
-	schema, err := filepath.Abs(filepath.Join(repoRoot, "deploy/demo/schema.sql"))
-	require.NoError(t, err)
-	wrapper, err := os.ReadFile(filepath.Join(repoRoot, "deploy/replica/initdb/20-demo-schema.sql"))
-	require.NoError(t, err)
-	mounted := filepath.Join(t.TempDir(), "20-demo-schema.sql") // the compose mount's path, here
-	require.NoError(t, os.WriteFile(mounted, []byte(strings.ReplaceAll(string(wrapper), "/deploy/demo/schema.sql", schema)), 0o644))
-	s.psql(s.repURL, mounted)
+	// The replica stays empty: the replicator creates the demo tables.
 	// The one-shot jobs: migrate, grants and track as the capture owner.
 	owner := as(t, s.srcURL, "pgfanout_owner", s.passwords["OWNER_DB_PASSWORD"])
 	runCmd(t, bins.publisher, "migrate", "--source-url", owner, "--log-level", "warn")

@@ -17,8 +17,9 @@ import (
 	"github.com/pgfanout/pgfanout/internal/testenv"
 )
 
-// The tables of schema l1, on the source and (created by hand: replicas do not create tables)
-// on every replica.
+// The tables of schema l1, on the source and (created by hand here, so that this test is
+// about tracking alone: with --create-tables the replicators would create them) on every
+// replica.
 const (
 	l1Schema = `CREATE SCHEMA l1`
 	l1Base   = `CREATE TABLE l1.base (id bigint PRIMARY KEY, n int NOT NULL, pad text)`

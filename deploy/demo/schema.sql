@@ -1,8 +1,6 @@
--- Demo schema, loaded by the postgres image's /docker-entrypoint-initdb.d on the
--- source's first start, and on each replica's by deploy/replica/initdb/20-demo-schema.sql
--- as the replicator's role: the replicator applies rows to existing tables, it does not
--- create them yet (docs/schema.md). `make demo` loads it into its databases too. Run it by
--- hand, as the replicator's role, on any other replica.
+-- Demo schema, loaded by the postgres image's /docker-entrypoint-initdb.d on the source's
+-- first start (and by `make demo` into its source). Replicas start empty: the replicator
+-- creates these tables from the source's definitions (docs/schema.md).
 CREATE SCHEMA IF NOT EXISTS demo;
 
 CREATE TABLE IF NOT EXISTS demo.customers (
