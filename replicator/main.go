@@ -66,7 +66,7 @@ func declare(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := replicate.Declare(ctx, cfg); err != nil {
+	if err := replicate.Declare(ctx, cfg, log); err != nil {
 		return err
 	}
 	log.Info().Str("queue", cfg.Queue()).Str("dead_queue", cfg.DeadQueue()).Str("exchange", cfg.Exchange).

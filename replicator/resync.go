@@ -28,7 +28,7 @@ func resync(ctx context.Context, o *options, stderr io.Writer) error {
 		return cli.Required("source-url")
 	}
 	// The queue first: no change may fall between the copy and the stream.
-	if err := replicate.Declare(ctx, cfg); err != nil {
+	if err := replicate.Declare(ctx, cfg, log); err != nil {
 		return err
 	}
 	pc, err := apply.PoolConfig(o.replicaURL, o.liveness)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 
 	"github.com/pgfanout/pgfanout/bench/internal/cluster"
 	"github.com/pgfanout/pgfanout/internal/proctest"
@@ -25,7 +26,7 @@ func benchReplicator(ctx context.Context, o *options, bin string, n, w int) ([]r
 	defer func() { _ = replica.Drop(context.Background()) }()
 	repURL := replica.URL
 	cfg := replicate.Config{AMQPURL: o.amqpURL, Exchange: testenv.UniqueName("bench_x"), ReplicaName: testenv.UniqueName("bench_r")}
-	if err := replicate.Declare(ctx, cfg); err != nil {
+	if err := replicate.Declare(ctx, cfg, zerolog.Nop()); err != nil {
 		return nil, err
 	}
 	defer deleteTopology(o.amqpURL, &cfg)

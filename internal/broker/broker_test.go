@@ -33,10 +33,13 @@ func TestPublishConfirmsAndCountsReturns(t *testing.T) {
 	top := Topology{Exchange: testenv.UniqueName("pgfanout_test_x"), Queue: testenv.UniqueName("pgfanout_test_q"), Bindings: []string{"s.routed"}}
 	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{top.Exchange, top.DeadExchange()}, []string{top.Queue, top.DeadQueue()})
 	c := dial(t, testenv.AMQPURL(t))
+	_, err := top.Declare(c)
+	require.NoError(t, err)
+	warning, err := top.Declare(c)
+	require.NoError(t, err, "declaring twice is harmless")
+	require.Empty(t, warning)
 	ch, err := c.Channel()
 	require.NoError(t, err)
-	require.NoError(t, top.Declare(ch))
-	require.NoError(t, top.Declare(ch), "declaring twice is harmless")
 
 	var returned atomic.Int64
 	p, err := c.Publisher(func(amqp.Return) { returned.Add(1) })
@@ -70,9 +73,10 @@ func TestDeadLettersReachTheDeadQueue(t *testing.T) {
 	top := Topology{Exchange: testenv.UniqueName("pgfanout_test_x"), Queue: testenv.UniqueName("pgfanout_test_q"), Bindings: []string{"#"}}
 	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{top.Exchange, top.DeadExchange()}, []string{top.Queue, top.DeadQueue()})
 	c := dial(t, testenv.AMQPURL(t))
+	_, err := top.Declare(c)
+	require.NoError(t, err)
 	ch, err := c.Channel()
 	require.NoError(t, err)
-	require.NoError(t, top.Declare(ch))
 	p, err := c.Publisher(nil)
 	require.NoError(t, err)
 	defer p.Close()
@@ -131,4 +135,40 @@ func TestDialHonoursContext(t *testing.T) {
 	cancel()
 	_, err := Dial(ctx, DialConfig{URL: testenv.AMQPURL(t), Name: "test"})
 	require.Error(t, err)
+}
+
+// The dead-letter queue's delivery limit is pgfanout's own, not the broker's default; one an
+// earlier pgfanout declared without it is kept, still bound, with a warning.
+func TestDeadQueueDeliveryLimit(t *testing.T) {
+	t.Parallel()
+	top := Topology{Exchange: testenv.UniqueName("pgfanout_test_x"), Queue: testenv.UniqueName("pgfanout_test_q"), Bindings: []string{"#"}}
+	legacy := Topology{Exchange: top.Exchange, Queue: testenv.UniqueName("pgfanout_test_q"), Bindings: []string{"#"}}
+	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{top.Exchange, top.DeadExchange()},
+		[]string{top.Queue, top.DeadQueue(), legacy.Queue, legacy.DeadQueue()})
+	c := dial(t, testenv.AMQPURL(t))
+	warning, err := top.Declare(c)
+	require.NoError(t, err)
+	require.Empty(t, warning)
+	ch, err := c.Channel()
+	require.NoError(t, err)
+	_, err = ch.QueueDeclare(top.DeadQueue(), true, false, false, false,
+		amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum, "x-delivery-limit": int64(5)})
+	require.ErrorContains(t, err, "current is '1000000'", "the limit was set explicitly")
+
+	ch, err = c.Channel()
+	require.NoError(t, err)
+	_, err = ch.QueueDeclare(legacy.DeadQueue(), true, false, false, false, amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum})
+	require.NoError(t, err)
+	warning, err = legacy.Declare(c)
+	require.NoError(t, err)
+	require.Contains(t, warning, legacy.DeadQueue())
+	require.Contains(t, warning, "replay-dead")
+	p, err := c.Publisher(nil)
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.PublishAndWait(context.Background(), legacy.DeadExchange(), legacy.Queue, amqp.Publishing{MessageId: "d1"}, 10*time.Second),
+		"the kept dead queue is bound")
+	q, err := ch.QueueDeclarePassive(legacy.DeadQueue(), true, false, false, false, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, q.Messages)
 }

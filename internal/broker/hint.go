@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"syscall"
 
@@ -73,12 +74,14 @@ type tlsRefusedError struct{ error }
 func (e tlsRefusedError) Unwrap() error { return e.error }
 
 // closedInHandshake reports the errors amqp091 returns when the connection ended during its
-// handshake: a failed read (an alert, EOF, a reset), the connection already closed, or a
-// failed write.
+// handshake: a failed read (an alert, EOF, a reset), the connection already closed (by
+// amqp091 itself, when its reader saw the close first: "use of closed network connection"),
+// or a failed write.
 func closedInHandshake(err error) bool {
 	var ae *amqp.Error
 	if errors.As(err, &ae) {
 		return ae.Code == amqp.FrameError || ae.Code == amqp.ChannelError && ae.Reason == amqp.ErrClosed.Reason
 	}
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed)
 }

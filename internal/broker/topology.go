@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -14,6 +16,18 @@ import (
 // high, so that replicators killed many times while holding a message never lose it to the
 // dead-letter queue.
 const DeliveryLimit = 100
+
+// DeadDeliveryLimit is the x-delivery-limit of every dead-letter queue. Nothing dead-letters
+// out of it, so a message delivered more often would be dropped: RabbitMQ 4 gives quorum
+// queues a limit of 20 by default, which 20 inspections with requeue (the management UI's
+// "Get messages", a crashed `replay-dead`) would reach. -1 (none) means "drop at the first
+// return" to RabbitMQ 3, hence a limit no one reaches.
+const DeadDeliveryLimit = 1_000_000
+
+// Channels opens channels: a *Conn, or an *amqp.Connection in tests.
+type Channels interface {
+	Channel() (*amqp.Channel, error)
+}
 
 // Topology is what a replica needs on the broker: the stream's exchange, the replica's
 // durable quorum queue bound to it once per binding key, and the dead-letter exchange and
@@ -47,33 +61,73 @@ func (t Topology) QueueArgs() amqp.Table {
 	}
 }
 
-// Declare creates the topology on ch.
-func (t Topology) Declare(ch *amqp.Channel) error {
+// DeadQueueArgs are the dead-letter queue's arguments: a quorum queue, with its delivery
+// limit set explicitly (DeadDeliveryLimit).
+func (t Topology) DeadQueueArgs() amqp.Table {
+	return amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum, "x-delivery-limit": int64(DeadDeliveryLimit)}
+}
+
+// Declare creates the topology on a channel of its own, and closes it. warning is not empty
+// when a dead-letter queue declared by an earlier pgfanout (with no explicit delivery limit)
+// was kept as it is: arguments of an existing queue cannot change, and the warning says how
+// to recreate it.
+func (t Topology) Declare(c Channels) (warning string, err error) {
+	ch, err := c.Channel()
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = ch.Close() }() // the channel in use when Declare returns
 	if err := DeclareExchange(ch, t.Exchange); err != nil {
-		return err
+		return "", err
 	}
 	if t.Queue == "" {
-		return nil
+		return "", nil
 	}
 	if err := ch.ExchangeDeclare(t.DeadExchange(), amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %q: %w", t.DeadExchange(), err)
+		return "", fmt.Errorf("declare exchange %q: %w", t.DeadExchange(), err)
 	}
-	quorum := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	if _, err := ch.QueueDeclare(t.DeadQueue(), true, false, false, false, quorum); err != nil {
-		return fmt.Errorf("declare queue %q: %w", t.DeadQueue(), err)
+	if ch, warning, err = t.declareDeadQueue(c, ch); err != nil {
+		return "", err
 	}
 	if err := ch.QueueBind(t.DeadQueue(), t.Queue, t.DeadExchange(), false, nil); err != nil {
-		return fmt.Errorf("bind queue %q: %w", t.DeadQueue(), err)
+		return "", fmt.Errorf("bind queue %q: %w", t.DeadQueue(), err)
 	}
 	if _, err := ch.QueueDeclare(t.Queue, true, false, false, false, t.QueueArgs()); err != nil {
-		return fmt.Errorf("declare queue %q: %w", t.Queue, err)
+		return "", fmt.Errorf("declare queue %q: %w", t.Queue, err)
 	}
 	for _, key := range t.Bindings {
 		if err := ch.QueueBind(t.Queue, key, t.Exchange, false, nil); err != nil {
-			return fmt.Errorf("bind %q to %q: %w", t.Queue, key, err)
+			return "", fmt.Errorf("bind %q to %q: %w", t.Queue, key, err)
 		}
 	}
-	return nil
+	return warning, nil
+}
+
+// declareDeadQueue declares the dead-letter queue with DeadQueueArgs, or keeps one an earlier
+// pgfanout declared with no delivery limit: RabbitMQ then refuses the declaration (406) and
+// closes ch, so it continues on a new channel, which it returns (on error too: the caller
+// closes the channel returned).
+func (t Topology) declareDeadQueue(c Channels, ch *amqp.Channel) (*amqp.Channel, string, error) {
+	_, err := ch.QueueDeclare(t.DeadQueue(), true, false, false, false, t.DeadQueueArgs())
+	var amqpErr *amqp.Error
+	if err == nil || !errors.As(err, &amqpErr) || amqpErr.Code != amqp.PreconditionFailed ||
+		!strings.Contains(amqpErr.Reason, "x-delivery-limit") || !strings.Contains(amqpErr.Reason, "current is none") {
+		if err != nil {
+			return ch, "", fmt.Errorf("declare queue %q: %w", t.DeadQueue(), err)
+		}
+		return ch, "", nil
+	}
+	fresh, err := c.Channel()
+	if err != nil {
+		return ch, "", err
+	}
+	legacy := amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	if _, err := fresh.QueueDeclare(t.DeadQueue(), true, false, false, false, legacy); err != nil {
+		return fresh, "", fmt.Errorf("declare queue %q: %w", t.DeadQueue(), err)
+	}
+	return fresh, fmt.Sprintf("dead-letter queue %q has no explicit delivery limit (declared by an earlier pgfanout): "+
+		"on RabbitMQ 4 a dead letter delivered 20 times is dropped; to recreate it, move its messages out "+
+		"(replicator replay-dead), delete it, and run replicator declare", t.DeadQueue()), nil
 }
 
 // DeclareExchange declares the stream's durable topic exchange.

@@ -55,8 +55,11 @@ func newRig(t *testing.T) *rig {
 	r.db, err = pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(r.db.Close)
-	r.ch = testenv.AMQPChannel(t)
-	require.NoError(t, r.cfg.Topology().Declare(r.ch))
+	conn := testenv.AMQPConn(t)
+	_, err = r.cfg.Topology().Declare(conn)
+	require.NoError(t, err)
+	r.ch, err = conn.Channel()
+	require.NoError(t, err)
 	r.pub = sourcetest.NewPublisher(t, r.cfg.AMQPURL, r.cfg.Exchange)
 	return r
 }

@@ -38,10 +38,12 @@ type Replicator struct {
 	declared chan struct{} // closed once the replica's queue was declared and bound
 	once     sync.Once
 	log      zerolog.Logger
-	metrics  *metrics
-	status   *status
-	tracker  *horizon.Tracker // the low-water marks this process saw
-	reg      prometheus.Registerer
+	// warnedDeadQueue: the kept dead-letter queue's warning was logged (once per process).
+	warnedDeadQueue bool
+	metrics         *metrics
+	status          *status
+	tracker         *horizon.Tracker // the low-water marks this process saw
+	reg             prometheus.Registerer
 }
 
 // New builds a Replicator; metrics are registered on reg (none when nil). Without
@@ -205,21 +207,31 @@ func (ps patternList) String() string {
 }
 
 // Declare connects, declares the replica's topology and disconnects (`replicator declare`).
-func Declare(ctx context.Context, cfg Config) error {
+// A dead-letter queue kept from an earlier pgfanout is logged as a warning.
+func Declare(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
 	if cfg.AMQPURL == "" || cfg.ReplicaName == "" {
 		return fmt.Errorf("declare: an AMQP URL and a replica name are required")
 	}
 	conn, err := broker.Dial(ctx, broker.DialConfig{URL: cfg.AMQPURL, Name: connectionName(cfg.ReplicaName), Liveness: cfg.Liveness})
 	if err != nil {
-		return err
+		return withHint(err)
 	}
 	defer conn.Close(time.Second)
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
+	warning, err := cfg.Topology().Declare(conn)
+	if warning != "" {
+		log.Warn().Str("queue", cfg.DeadQueue()).Msg(warning)
 	}
-	return cfg.Topology().Declare(ch)
+	return withHint(err)
+}
+
+// withHint appends what to check to an error a retry will not fix (broker.Hint), for the
+// one-shot subcommands, which print their error and exit.
+func withHint(err error) error {
+	if h := broker.Hint(err); err != nil && h != "" {
+		return fmt.Errorf("%w (hint: %s)", err, h)
+	}
+	return err
 }
 
 // connectionName is what the RabbitMQ management UI shows for our connections.

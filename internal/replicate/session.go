@@ -80,11 +80,16 @@ func (r *Replicator) session(parent context.Context) error {
 
 // subscribe declares the topology and starts consuming with manual acks.
 func (r *Replicator) subscribe(conn *broker.Conn) (*amqp.Channel, <-chan amqp.Delivery, error) {
-	ch, err := conn.Channel()
+	warning, err := r.cfg.Topology().Declare(conn)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := r.cfg.Topology().Declare(ch); err != nil {
+	if warning != "" && !r.warnedDeadQueue {
+		r.warnedDeadQueue = true
+		r.log.Warn().Str("queue", r.cfg.DeadQueue()).Msg(warning)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
 		return nil, nil, err
 	}
 	r.queueDeclared()

@@ -89,6 +89,7 @@ type rig struct {
 	srcURL  string
 	src     *pgx.Conn
 	replica Replica
+	amqp    *amqp.Connection
 	ch      *amqp.Channel
 	topo    broker.Topology
 }
@@ -100,7 +101,10 @@ func newRig(t *testing.T) *rig {
 	sourcetest.Exec(t, r.src, `CREATE TABLE t (id int PRIMARY KEY)`, `SELECT pgfanout.track('t')`)
 	r.topo = broker.Topology{Exchange: testenv.UniqueName("pgf_x"), Queue: r.replica.Queue(), Bindings: []string{"#"}}
 	testenv.CleanupAMQP(t, testenv.AMQPURL(t), []string{r.topo.Exchange, r.topo.DeadExchange()}, []string{r.topo.Queue, r.topo.DeadQueue()})
-	r.ch = testenv.AMQPChannel(t)
+	r.amqp = testenv.AMQPConn(t)
+	var err error
+	r.ch, err = r.amqp.Channel()
+	require.NoError(t, err)
 	return r
 }
 
@@ -127,7 +131,8 @@ func TestReadFromTheServers(t *testing.T) {
 
 	// A change waits in the log; the queue exists with a message ready and a dead letter.
 	sourcetest.Exec(t, r.src, `INSERT INTO t VALUES (1), (2)`)
-	require.NoError(t, r.topo.Declare(r.ch))
+	_, err := r.topo.Declare(r.amqp)
+	require.NoError(t, err)
 	require.NoError(t, r.ch.Publish(r.topo.Exchange, "public.t", false, false, amqp.Publishing{Body: []byte("[]")}))
 	require.NoError(t, r.ch.Publish(r.topo.DeadExchange(), r.topo.Queue, false, false, amqp.Publishing{Body: []byte("[]")}))
 	// A publisher leads: its lease session is this connection.
@@ -217,7 +222,8 @@ func TestReadReportsWhatItCannotRead(t *testing.T) {
 func TestExporterGauges(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	require.NoError(t, r.topo.Declare(r.ch))
+	_, err := r.topo.Declare(r.amqp)
+	require.NoError(t, err)
 	sourcetest.Exec(t, r.src, `INSERT INTO t VALUES (1)`)
 	reg := prometheus.NewRegistry()
 	e, err := NewExporter(r.config(t), zerolog.Nop(), reg)

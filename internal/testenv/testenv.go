@@ -108,15 +108,21 @@ func ConnectConfig(t testing.TB, cfg *pgx.ConnConfig) *pgx.Conn {
 	return conn
 }
 
-// AMQPChannel opens a connection and channel closed when the test ends.
-func AMQPChannel(t testing.TB) *amqp.Channel {
+// AMQPConn dials the test broker; the connection closes when the test ends.
+func AMQPConn(t testing.TB) *amqp.Connection {
 	t.Helper()
 	conn, err := amqp.Dial(AMQPURL(t))
 	if err != nil {
 		t.Fatalf("dial %s: %v", AMQPEnv, err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
+	return conn
+}
+
+// AMQPChannel opens a connection and channel closed when the test ends.
+func AMQPChannel(t testing.TB) *amqp.Channel {
+	t.Helper()
+	ch, err := AMQPConn(t).Channel()
 	if err != nil {
 		t.Fatalf("open AMQP channel: %v", err)
 	}
