@@ -46,18 +46,22 @@ func TestStandbyWaitsWhileRenewedThenTakesOverOnRelease(t *testing.T) {
 	url := testenv.NewCaptureDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	first, err := elector(url, "a", 300*time.Millisecond).Acquire(ctx)
+	// A lease of 3 s: each renewal may take up to 2 s, which even a loaded CI machine gives a
+	// round trip (with 300 ms, a renewal slower than 170 ms rightly ended the lease).
+	const ttl = 3 * time.Second
+	first, err := elector(url, "a", ttl).Acquire(ctx)
 	require.NoError(t, err)
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	kept := make(chan error, 1)
 	go func() { kept <- first.Keep(keepCtx) }()
 
-	got := acquireAsync(ctx, elector(url, "b", 300*time.Millisecond))
-	// Three lease lengths of renewals: the standby must not get in.
+	got := acquireAsync(ctx, elector(url, "b", ttl))
+	// Longer than a lease: unrenewed, it would have expired; renewed, the standby must not
+	// get in.
 	select {
 	case r := <-got:
 		t.Fatalf("standby took a renewed lease: %v", r.err)
-	case <-time.After(time.Second):
+	case <-time.After(ttl + time.Second):
 	}
 	stopKeeping()
 	require.NoError(t, <-kept)
