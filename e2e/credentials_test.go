@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -76,4 +79,61 @@ func endSessions(t *testing.T, admin *pgx.Conn, role string) {
 		require.NoError(t, err)
 		return false
 	})
+}
+
+// The publisher's RabbitMQ password rotated on the broker (and its connections closed) while
+// it runs: /readyz and /healthz answer 503 naming the refused login, the metric
+// pgfanout_publisher_not_ready{cause="credentials"} is 1, the changes committed meanwhile
+// wait in the change log; once the broker takes the process's password again it recovers by
+// itself, with no restart, and publishes them.
+func TestPublisherRecoversFromRotatedBrokerPassword(t *testing.T) {
+	t.Parallel()
+	mq := testenv.StartRabbitMQ(t)
+	env, src := newPubEnv(t)
+	mq.Ctl("add_user", "pub", "pw-1")
+	mq.Ctl("set_permissions", "-p", "/", "pub", ".*", ".*", ".*")
+	u, err := url.Parse(mq.URL())
+	require.NoError(t, err)
+	u.User = url.UserPassword("pub", "pw-1")
+	env.amqpURL = u.String()
+	p := startPublisher(t, env)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + p.addr() + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	pubExec(t, src, `INSERT INTO t SELECT g, 'a' FROM generate_series(1, 10) g`)
+	testenv.Eventually(t, "the first changes published", time.Minute, func() bool { return pubBacklog(t, src) == 0 })
+
+	mq.Ctl("change_password", "pub", "pw-2")
+	mq.Ctl("close_all_connections", "password rotated")
+	notReady := `pgfanout_publisher_not_ready{cause="credentials"}`
+	testenv.Eventually(t, "readyz 503 for the refused login", time.Minute, func() bool {
+		code, body := get("/readyz")
+		v, err := proctest.Counter(p.addr(), notReady)
+		require.NoError(t, err)
+		return code == 503 && strings.Contains(body, "username or password not allowed") && v == 1
+	})
+	pubExec(t, src, `INSERT INTO t SELECT g, 'b' FROM generate_series(11, 20) g`)
+	code, body := get("/healthz")
+	require.Equal(t, 503, code, "the container's healthcheck shows the refused login")
+	require.Contains(t, body, "username or password not allowed")
+	require.NotContains(t, body, "pw-1")
+	require.Equal(t, int64(10), pubBacklog(t, src), "the changes wait in the change log")
+
+	mq.Ctl("change_password", "pub", "pw-1")
+	testenv.Eventually(t, "the waiting changes published", time.Minute, func() bool { return pubBacklog(t, src) == 0 })
+	testenv.Eventually(t, "ready again", time.Minute, func() bool {
+		code, _ := get("/readyz")
+		v, err := proctest.Counter(p.addr(), notReady)
+		require.NoError(t, err)
+		return code == 200 && v == 0
+	})
+	code, _ = get("/healthz")
+	require.Equal(t, 200, code)
+	require.NotContains(t, p.Output(), "pw-1", "no password in the log")
+	p.terminate()
 }
