@@ -30,6 +30,7 @@ type env struct {
 	replicas []*localserver.Postgres
 	broker   *localserver.RabbitMQ
 	procs    []*process
+	bin      string // where publisher and replicator were built
 }
 
 func run(ctx context.Context, cfg config) (err error) {
@@ -61,6 +62,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	defer cancel()
 	p.Go(func(context.Context) error { return workload(wctx, e.source.URL("demo"), cfg.clients, stats) })
 	p.Go(func(context.Context) error { return mon.progress(wctx, stats) })
+	p.Go(func(context.Context) error { e.joinLate(wctx, cfg.duration/2); return nil })
 	if err := p.Wait(); err != nil {
 		return err
 	}
@@ -108,20 +110,39 @@ func (e *env) startPipeline(ctx context.Context, bin string) error {
 	if err := pgadmin.Exec(ctx, src, "SELECT pgfanout.track(t) FROM unnest($1::text[]) t", demoTables()); err != nil {
 		return err
 	}
-	for i, r := range e.replicas {
-		name := fmt.Sprintf("replica%d", i+1)
-		if err := runOnce(ctx, bin+"/replicator", "declare", "--replica-url", r.URL("demo"),
-			"--amqp-url", e.broker.URL(), "--replica-name", name); err != nil {
-			return err
-		}
+	// replica1's queue exists before anything is published; replica2's does not (joinLate).
+	if err := runOnce(ctx, bin+"/replicator", "declare", "--replica-url", e.replicas[0].URL("demo"),
+		"--amqp-url", e.broker.URL(), "--replica-name", "replica1"); err != nil {
+		return err
 	}
-	fmt.Println("starting the publisher and three replicators (two share replica1) …")
+	fmt.Println("starting the publisher and two replicators sharing replica1 (replica2 joins half-way) …")
+	e.bin = bin
 	e.spawn(bin+"/publisher", "publisher", "--source-url", src, "--amqp-url", e.broker.URL(), "--http-addr", "")
-	for i, r := range []int{0, 0, 1} {
-		e.spawn(bin+"/replicator", fmt.Sprintf("replicator%d", i+1), "--replica-url", e.replicas[r].URL("demo"),
-			"--amqp-url", e.broker.URL(), "--replica-name", fmt.Sprintf("replica%d", r+1), "--source-url", src, "--http-addr", "")
+	for i := range 2 {
+		e.spawnReplicator(fmt.Sprintf("replicator%d", i+1), 0)
 	}
 	return nil
+}
+
+// spawnReplicator starts a replicator of replica r (0-based). With --source-url it declares
+// the replica's queue, creates the tracked tables the replica lacks and copies their rows
+// while it applies the stream.
+func (e *env) spawnReplicator(name string, r int) {
+	e.spawn(e.bin+"/replicator", name, "--replica-url", e.replicas[r].URL("demo"), "--amqp-url", e.broker.URL(),
+		"--replica-name", fmt.Sprintf("replica%d", r+1), "--source-url", e.source.URL("demo"), "--http-addr", "")
+}
+
+// joinLate starts replica2's replicator after the workload has run for `after`, as
+// `docker compose --profile replica2 up -d` would on a live stack: its queue did not exist
+// while the first changes were published, and it still ends equal to the source.
+func (e *env) joinLate(ctx context.Context, after time.Duration) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(after): // a planned moment of the demo, not a wait for something
+	}
+	fmt.Printf("\nreplica2 joins the live source now: its replicator declares pgfanout.replica2, creates the tables and copies their rows …\n")
+	e.spawnReplicator("replicator3", 1)
 }
 
 func startDB(ctx context.Context, dir, schema string) (*localserver.Postgres, error) {
