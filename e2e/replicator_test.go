@@ -88,11 +88,16 @@ func TestReplicatorsConvergeUnderLoad(t *testing.T) {
 	code, metrics := procs[0].get(t, "/metrics")
 	require.Equal(t, 200, code)
 	require.Contains(t, metrics, "pgfanout_replicator_applied_changes_total")
+	require.Contains(t, metrics, "pgfanout_replicator_deadlocks_total")
 	code, _ = procs[0].get(t, "/readyz")
 	require.Equal(t, 200, code)
 	out, err := exec.Command(e.bin, "healthcheck", "--http-addr", procs[1].addr(t)).CombinedOutput()
 	require.NoError(t, err, "healthcheck: %s", out)
 	for _, p := range procs {
+		// Three processes × two workers applied overlapping keys: one lock order, no deadlock.
+		v, err := proctest.Counter(p.addr(t), "pgfanout_replicator_deadlocks_total")
+		require.NoError(t, err)
+		require.Zero(t, v, "deadlocks")
 		p.terminate(t)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
@@ -204,6 +205,10 @@ func (s *session) applyRetrying(msgs []*message) error {
 			return err
 		}
 		s.metrics.retries.Inc()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+			s.metrics.deadlocks.Inc() // apply takes its locks in one order: this should stay 0
+		}
 		s.status.setReplica(err)
 		if timedOut && len(msgs) > 1 {
 			s.log.Warn().Err(err).Int("messages", len(msgs)).Msg("batch timed out; applying it in halves")
