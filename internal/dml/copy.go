@@ -18,7 +18,7 @@ type Bounds struct{ Lo, Hi bool }
 // bound is the row-valued key of a bound held as a JSON object of the key columns in param.
 func bound(t *Table, param string) string {
 	return "(SELECT " + list(t.Key, "(b.rec).", "") + " FROM (SELECT json_populate_record(NULL::" + t.Ident() +
-		", " + param + "::json)) AS b(rec))"
+		", " + param + "::json) OFFSET 0) AS b(rec))"
 }
 
 // InRange is the condition that the row alias a of t lies in a chunk's range: lo (inclusive)
@@ -57,7 +57,7 @@ func CopyChunk(t *Table, cols []string, r Bounds) string {
 	b.WriteString(`WITH c AS (
   SELECT k.key, p.rec
   FROM unnest($2::text[]) AS u(img)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + tbl + `, u.img::json)) AS p(rec)
+  ` + parseImage(t, "u.img", "p") + `
   CROSS JOIN LATERAL (SELECT ` + keyArray(t, "(p.rec)") + `) AS k(key)
 ),
 cs AS (SELECT jsonb_object_agg(c.key::text, true) AS s FROM c),

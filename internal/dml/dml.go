@@ -121,3 +121,11 @@ const (
 func Lock(t *Table, mode LockMode) string {
 	return "LOCK TABLE " + t.Ident() + " IN " + string(mode) + " MODE"
 }
+
+// parseImage is a LATERAL join parsing the row image img (a text expression) into alias(rec)
+// of t's row type. OFFSET 0 keeps the planner from flattening the subquery: flattened, it
+// evaluates json_populate_record again for every (alias.rec).column the statement reads (the
+// key columns, then each column written), so a 5-column row was parsed 5 times or more.
+func parseImage(t *Table, img, alias string) string {
+	return "CROSS JOIN LATERAL (SELECT json_populate_record(NULL::" + t.Ident() + ", " + img + "::json) OFFSET 0) AS " + alias + "(rec)"
+}

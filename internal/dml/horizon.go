@@ -52,7 +52,7 @@ func Prune(table string) string {
 // prune of it.
 func StaleKeyed(t *Table) string {
 	return `SELECT u.version FROM unnest($2::bigint[], $3::text[]) AS u(version, img)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + t.Ident() + `, u.img::json)) AS p(rec)
+  ` + parseImage(t, "u.img", "p") + `
   CROSS JOIN LATERAL (SELECT ` + keyArray(t, "(p.rec)") + `) AS k(key)
 WHERE u.version > ` + watermark + `
   AND NOT EXISTS (SELECT FROM pgfanout.row_versions v WHERE v.relid = ` + relid + ` AND v.key = k.key)`

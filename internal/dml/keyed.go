@@ -18,7 +18,7 @@ import "strings"
 // and its bookkeeping key; extra unnests more parameter arrays as named columns.
 func parsed(t *Table, extra string) string {
 	return `FROM unnest($2::bigint[], $3::text[]` + extra + `)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + t.Ident() + `, u.img::json)) AS p(rec)
+  ` + parseImage(t, "u.img", "p") + `
   CROSS JOIN LATERAL (SELECT ` + keyArray(t, "(p.rec)") + `) AS k(key)
   WHERE u.version > ` + watermark + `
   ORDER BY k.key, u.version DESC`

@@ -71,7 +71,7 @@ func KeylessEvents(t *Table) string {
 	return `WITH e AS (
   SELECT DISTINCT ON (u.version) u.version, u.txid, u.delta, u.img, ` + digestOf(t, "(p.rec)") + ` AS digest
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[]) AS u(version, img, txid, delta)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + t.Ident() + `, u.img::json)) AS p(rec)
+  ` + parseImage(t, "u.img", "p") + `
   WHERE u.version > ` + watermark + `
     AND NOT coalesce(pg_visible_in_snapshot(u.txid::text::xid8,
           (SELECT s.snap FROM pgfanout.keyless_copies s WHERE s.relid = ` + relid + `)), false)
@@ -144,7 +144,7 @@ paid AS (
 	b.WriteString("SELECT " + list(cols, "(r.rec).", "") + `
 FROM d
 CROSS JOIN LATERAL generate_series(1, d.delta - least(d.owed, d.delta))
-CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + tbl + `, d.img::json)) AS r(rec)
+` + parseImage(t, "d.img", "r") + `
 WHERE d.delta > d.owed`)
 	return b.String()
 }
@@ -173,6 +173,6 @@ snap AS (
 	}
 	b.WriteString("INSERT INTO " + tbl + " (" + list(cols, "", "") + ") OVERRIDING SYSTEM VALUE\n")
 	b.WriteString("SELECT " + list(cols, "(p.rec).", "") + ` FROM unnest($2::text[]) AS u(img)
-CROSS JOIN LATERAL (SELECT json_populate_record(NULL::` + tbl + `, u.img::json)) AS p(rec)`)
+` + parseImage(t, "u.img", "p"))
 	return b.String()
 }

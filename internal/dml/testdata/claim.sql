@@ -1,7 +1,7 @@
 WITH c AS (
   SELECT DISTINCT ON (k.key) k.key, u.version, u.txid, u.deleted
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::boolean[]) AS u(version, img, txid, deleted)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json)) AS p(rec)
+  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json) OFFSET 0) AS p(rec)
   CROSS JOIN LATERAL (SELECT jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")) AS k(key)
   WHERE u.version > coalesce((SELECT w.version FROM pgfanout.truncations w WHERE w.relid = $1::oid::regclass), 0)
   ORDER BY k.key, u.version DESC

@@ -1,13 +1,13 @@
 WITH c AS (
   SELECT k.key, p.rec
   FROM unnest($2::text[]) AS u(img)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json)) AS p(rec)
+  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json) OFFSET 0) AS p(rec)
   CROSS JOIN LATERAL (SELECT jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")) AS k(key)
 ),
 cs AS (SELECT jsonb_object_agg(c.key::text, true) AS s FROM c),
 absent AS (
   SELECT k.key FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t CROSS JOIN LATERAL (SELECT jsonb_build_array(t."Id", t."line ""no""")) AS k(key)
-  WHERE (t."Id", t."line ""no""") >= (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $5::json)) AS b(rec)) AND (t."Id", t."line ""no""") < (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $6::json)) AS b(rec)) AND NOT coalesce((SELECT cs.s FROM cs) ? k.key::text, false)
+  WHERE (t."Id", t."line ""no""") >= (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $5::json) OFFSET 0) AS b(rec)) AND (t."Id", t."line ""no""") < (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $6::json) OFFSET 0) AS b(rec)) AND NOT coalesce((SELECT cs.s FROM cs) ? k.key::text, false)
 ),
 won AS (
   INSERT INTO pgfanout.row_versions AS v (relid, key, version, deleted, txid, snap)
@@ -20,7 +20,7 @@ won AS (
 ws AS (SELECT jsonb_object_agg(won.key::text, won.deleted) AS s FROM won),
 gone AS (
   DELETE FROM "Sales ""EU"""."Orders; DROP TABLE x; --" AS t
-  WHERE (t."Id", t."line ""no""") >= (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $5::json)) AS b(rec)) AND (t."Id", t."line ""no""") < (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $6::json)) AS b(rec)) AND ((SELECT ws.s FROM ws) -> jsonb_build_array(t."Id", t."line ""no""")::text)::boolean IS TRUE
+  WHERE (t."Id", t."line ""no""") >= (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $5::json) OFFSET 0) AS b(rec)) AND (t."Id", t."line ""no""") < (SELECT (b.rec)."Id", (b.rec)."line ""no""" FROM (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", $6::json) OFFSET 0) AS b(rec)) AND ((SELECT ws.s FROM ws) -> jsonb_build_array(t."Id", t."line ""no""")::text)::boolean IS TRUE
 )
 INSERT INTO "Sales ""EU"""."Orders; DROP TABLE x; --" AS t ("Id", "line ""no""", "größe", "seq") OVERRIDING SYSTEM VALUE
 SELECT (c.rec)."Id", (c.rec)."line ""no""", (c.rec)."größe", (c.rec)."seq" FROM c WHERE ((SELECT ws.s FROM ws) -> c.key::text)::boolean IS FALSE

@@ -31,5 +31,5 @@ INSERT INTO "public"."Événements" ("kind", "x y") OVERRIDING SYSTEM VALUE
 SELECT (r.rec)."kind", (r.rec)."x y"
 FROM d
 CROSS JOIN LATERAL generate_series(1, d.delta - least(d.owed, d.delta))
-CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"public"."Événements", d.img::json)) AS r(rec)
+CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"public"."Événements", d.img::json) OFFSET 0) AS r(rec)
 WHERE d.delta > d.owed

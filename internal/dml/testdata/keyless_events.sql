@@ -1,7 +1,7 @@
 WITH e AS (
   SELECT DISTINCT ON (u.version) u.version, u.txid, u.delta, u.img, pgfanout.row_digest(ROW((p.rec)."kind", (p.rec)."x y")) AS digest
   FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[]) AS u(version, img, txid, delta)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"public"."Événements", u.img::json)) AS p(rec)
+  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"public"."Événements", u.img::json) OFFSET 0) AS p(rec)
   WHERE u.version > coalesce((SELECT w.version FROM pgfanout.truncations w WHERE w.relid = $1::oid::regclass), 0)
     AND NOT coalesce(pg_visible_in_snapshot(u.txid::text::xid8,
           (SELECT s.snap FROM pgfanout.keyless_copies s WHERE s.relid = $1::oid::regclass)), false)

@@ -1,5 +1,5 @@
 SELECT u.version FROM unnest($2::bigint[], $3::text[]) AS u(version, img)
-  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json)) AS p(rec)
+  CROSS JOIN LATERAL (SELECT json_populate_record(NULL::"Sales ""EU"""."Orders; DROP TABLE x; --", u.img::json) OFFSET 0) AS p(rec)
   CROSS JOIN LATERAL (SELECT jsonb_build_array((p.rec)."Id", (p.rec)."line ""no""")) AS k(key)
 WHERE u.version > coalesce((SELECT w.version FROM pgfanout.truncations w WHERE w.relid = $1::oid::regclass), 0)
   AND NOT EXISTS (SELECT FROM pgfanout.row_versions v WHERE v.relid = $1::oid::regclass AND v.key = k.key)
