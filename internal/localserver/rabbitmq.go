@@ -2,7 +2,9 @@ package localserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +50,31 @@ func StartRabbitMQWith(ctx context.Context, dir string, opt RabbitOptions) (*Rab
 	if err != nil {
 		return nil, err
 	}
+	// A node that exits while booting (seen on a loaded machine, and when a port picked free
+	// was taken before the node bound it) is started again, afresh: new ports, node name,
+	// epmd and files (a subdirectory: the files of a node are read-only).
+	var errs []error
+	for attempt := 1; attempt <= 3; attempt++ {
+		nodeDir := dir
+		if attempt > 1 {
+			nodeDir = filepath.Join(dir, fmt.Sprintf("attempt%d", attempt))
+		}
+		r, err := startRabbitOnce(ctx, bin, nodeDir, opt)
+		if err == nil {
+			return r, nil
+		}
+		errs = append(errs, err)
+		if !errors.Is(err, errExitedInStartup) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// errExitedInStartup: rabbitmq-server exited before the node booted.
+var errExitedInStartup = errors.New("rabbitmq-server exited during start-up")
+
+func startRabbitOnce(ctx context.Context, bin rabbitBinaries, dir string, opt RabbitOptions) (*RabbitMQ, error) {
 	epmdPort, err := freePorts(1)
 	if err != nil {
 		return nil, err
@@ -141,7 +168,7 @@ func (r *RabbitMQ) awaitStartup(ctx context.Context) error {
 	for r.ctl(ctx, 30*time.Second, "await_startup", "--timeout", "30") != nil {
 		select {
 		case <-r.exited:
-			return fmt.Errorf("rabbitmq-server exited during start-up; see %s", r.logFile())
+			return fmt.Errorf("%w; %s ends with:\n%s", errExitedInStartup, r.logFile(), tail(r.logFile(), 2048))
 		case <-ctx.Done():
 			return fmt.Errorf("RabbitMQ node %s did not start: %w; see %s", r.Node, ctx.Err(), r.logFile())
 		case <-time.After(300 * time.Millisecond):
@@ -242,4 +269,18 @@ func (r *RabbitMQ) ctlOut(ctx context.Context, timeout time.Duration, tool strin
 		return string(out), fmt.Errorf("%s %v: %w: %s", filepath.Base(tool), args, err, out)
 	}
 	return string(out), nil
+}
+
+// tail is the end of a log file, for errors that outlive the test's temporary directory.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
 }
