@@ -45,7 +45,7 @@ func (o *options) replicatorFlags(name string, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.replicaURL, "replica-url", "", "replica PostgreSQL `URL` (postgres://user:password@host:5432/db)")
 	o.amqp.Flags(fs)
 	fs.StringVar(&o.sourceURL, "source-url", "", "source PostgreSQL `URL` (a read-only role): copy the tracked tables this replica has not copied; empty: no copy")
-	fs.IntVar(&o.copyWorkers, "copy-workers", 1, "chunks copied at once (with --source-url)")
+	fs.IntVar(&o.copyWorkers, "copy-workers", 2, "chunks copied at once (with --source-url)")
 	fs.BoolVar(&o.createTables, "create-tables", true, "create tracked tables the replica lacks from the source's definition (with --source-url; docs/schema.md)")
 	fs.BoolVar(&o.followDDL, "follow-ddl", true, "follow the source tables' shape changes: ADD/DROP/RENAME COLUMN, type changes, enum labels (with --source-url; docs/schema.md)")
 	fs.StringVar(&o.replicaName, "replica-name", "", "`name` of this replica; its queue is pgfanout.<name> (default: from the replica URL's host, port and database)")

@@ -43,7 +43,7 @@ type Config struct {
 	Match      func(schema, table string) bool
 	ChunkRows  int           // rows per chunk at most (default 10000)
 	ChunkBytes int64         // estimated bytes per chunk at most (default 32 MiB)
-	Workers    int           // chunks copied at once (default 1)
+	Workers    int           // chunks copied at once (default 1; the replicator passes its --copy-workers)
 	Discover   time.Duration // how often the source's tracked tables are listed again (default 10 s)
 	// ChunkTimeout bounds reading one chunk from the source and applying it (default 2 min).
 	ChunkTimeout time.Duration

@@ -16,7 +16,7 @@ type Config struct {
 	// SourceURL, when set, makes the replicator copy the source's tracked tables that the
 	// replica has not copied (internal/bootstrap), with a read-only role.
 	SourceURL   string
-	CopyWorkers int // chunks copied at once (default 1)
+	CopyWorkers int // chunks copied at once (default 2)
 	// CreateTables and FollowDDL (with SourceURL): create tracked tables the replica lacks, and
 	// follow the source tables' shape changes (docs/schema.md). The flags default both on.
 	CreateTables bool
@@ -62,7 +62,7 @@ func (c Config) withDefaults() Config {
 	set(&c.Prefetch, 200)
 	set(&c.MaxAttempts, 5)
 	set(&c.Workers, 2)
-	set(&c.CopyWorkers, 1)
+	set(&c.CopyWorkers, 2)
 	if c.Exchange == "" {
 		c.Exchange = "pgfanout"
 	}
