@@ -20,8 +20,9 @@ const DeliveryLimit = 100
 // DeadDeliveryLimit is the x-delivery-limit of every dead-letter queue. Nothing dead-letters
 // out of it, so a message delivered more often would be dropped: RabbitMQ 4 gives quorum
 // queues a limit of 20 by default, which 20 inspections with requeue (the management UI's
-// "Get messages", a crashed `replay-dead`) would reach. -1 (none) means "drop at the first
-// return" to RabbitMQ 3, hence a limit no one reaches.
+// "Get messages", a crashed `replay-dead`) would reach. -1, RabbitMQ 4's "no limit", is not
+// a documented value for RabbitMQ 3 (which accepts it and compares delivery counts against
+// it), hence a limit no one reaches.
 const DeadDeliveryLimit = 1_000_000
 
 // Channels opens channels: a *Conn, or an *amqp.Connection in tests.
