@@ -169,9 +169,11 @@ func reset(ctx context.Context, conn *pgx.Conn, v variant) error {
 	}
 	if !v.drain {
 		// As an idle publisher that is never woken would: every commit that captured notifies.
-		steps = append(steps,
-			step{sql: `UPDATE pgfanout.leader SET idle_term = term, idle_pid = pg_backend_pid()`},
-			step{sql: queries.IdleTake})
+		var term int64
+		if err := conn.QueryRow(ctx, `SELECT term FROM pgfanout.leader`).Scan(&term); err != nil {
+			return fmt.Errorf("reset (read the leader term): %w", err)
+		}
+		steps = append(steps, step{sql: queries.IdleRaise, args: []any{term}}, step{sql: queries.IdleTake})
 	}
 	if v.tracked {
 		steps = append(steps,
