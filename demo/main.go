@@ -2,7 +2,8 @@
 // two private replicas (empty databases) and a private RabbitMQ node, the publisher, two
 // replicators sharing replica 1, a timed workload with live progress, replica 2 joining the
 // live source half-way (its replicator declares its queue, creates the tables and copies
-// their rows), then a check that both replicas equal the source. It stops everything it started, also on Ctrl-C.
+// their rows), then a check that both replicas equal the source. It stops everything it
+// started, also on Ctrl-C.
 package main
 
 import (

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -97,14 +95,7 @@ func TestPublisherRecoversFromRotatedBrokerPassword(t *testing.T) {
 	u.User = url.UserPassword("pub", "pw-1")
 	env.amqpURL = u.String()
 	p := startPublisher(t, env)
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + p.addr() + path)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(body)
-	}
+	get := func(path string) (int, string) { return httpGet(t, p.addr(), path) }
 	pubExec(t, src, `INSERT INTO t SELECT g, 'a' FROM generate_series(1, 10) g`)
 	testenv.Eventually(t, "the first changes published", time.Minute, func() bool { return pubBacklog(t, src) == 0 })
 

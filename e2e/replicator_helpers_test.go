@@ -166,7 +166,13 @@ func (p *repProc) addr(t *testing.T) string {
 
 func (p *repProc) get(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.addr(t) + path)
+	return httpGet(t, p.addr(t), path)
+}
+
+// httpGet GETs path of a process's HTTP endpoint at addr: status code and body.
+func httpGet(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)

@@ -56,6 +56,13 @@ func IsTransient(err error) bool {
 	return transientCode(pgErr.Code)
 }
 
+// IsDeadlock reports whether the replica aborted err's transaction as a deadlock (40P01), a
+// transient error that apply's one lock order should make impossible.
+func IsDeadlock(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40P01"
+}
+
 // transientCode classifies a SQLSTATE. Transient: serialization failures and deadlocks (40),
 // connection problems (08), resources (53), lock or object-in-use conditions (55), server
 // shutdown (57P01-57P05), system errors (58), a read-only replica (25006). Everything else

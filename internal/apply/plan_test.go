@@ -88,6 +88,13 @@ func TestIsTransient(t *testing.T) {
 	require.False(t, IsTransient(nil))
 }
 
+func TestIsDeadlock(t *testing.T) {
+	require.True(t, IsDeadlock(fmt.Errorf("apply: %w", &pgconn.PgError{Code: "40P01"})))
+	require.False(t, IsDeadlock(&pgconn.PgError{Code: "40001"}), "a serialization failure is not a deadlock")
+	require.False(t, IsDeadlock(errors.New("connection reset")))
+	require.False(t, IsDeadlock(nil))
+}
+
 // FuzzDecodeAndPlan: whatever a message body holds, decoding and planning it never panics,
 // and a body that plans has only changes of known tables and columns.
 func FuzzDecodeAndPlan(f *testing.F) {

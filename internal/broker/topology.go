@@ -110,13 +110,11 @@ func (t Topology) Declare(c Channels) (warning string, err error) {
 // closes the channel returned).
 func (t Topology) declareDeadQueue(c Channels, ch *amqp.Channel) (*amqp.Channel, string, error) {
 	_, err := ch.QueueDeclare(t.DeadQueue(), true, false, false, false, t.DeadQueueArgs())
-	var amqpErr *amqp.Error
-	if err == nil || !errors.As(err, &amqpErr) || amqpErr.Code != amqp.PreconditionFailed ||
-		!strings.Contains(amqpErr.Reason, "x-delivery-limit") || !strings.Contains(amqpErr.Reason, "current is none") {
-		if err != nil {
-			return ch, "", fmt.Errorf("declare queue %q: %w", t.DeadQueue(), err)
-		}
+	if err == nil {
 		return ch, "", nil
+	}
+	if !declaredWithoutLimit(err) {
+		return ch, "", fmt.Errorf("declare queue %q: %w", t.DeadQueue(), err)
 	}
 	fresh, err := c.Channel()
 	if err != nil {
@@ -137,4 +135,12 @@ func DeclareExchange(ch *amqp.Channel, exchange string) error {
 		return fmt.Errorf("declare exchange %q: %w", exchange, err)
 	}
 	return nil
+}
+
+// declaredWithoutLimit reports RabbitMQ's refusal to redeclare a queue that exists with no
+// x-delivery-limit: PRECONDITION_FAILED, "inequivalent arg 'x-delivery-limit' … current is none".
+func declaredWithoutLimit(err error) bool {
+	var amqpErr *amqp.Error
+	return errors.As(err, &amqpErr) && amqpErr.Code == amqp.PreconditionFailed &&
+		strings.Contains(amqpErr.Reason, "x-delivery-limit") && strings.Contains(amqpErr.Reason, "current is none")
 }

@@ -152,18 +152,17 @@ func (t *term) run(ctx context.Context) error {
 func (t *term) openBroker(ctx context.Context) error {
 	c, err := retry.Until(ctx, &t.broker, func(ctx context.Context) (*broker.Conn, error) {
 		t.stepped() // waiting for RabbitMQ is not being stuck
-		if !t.broker.Failing() {
-			// A retry keeps the last attempt's failure as the reason: /readyz's cause, and
-			// /healthz with it, must not flap to "connecting" between refused logins.
-			t.p.status.update(func(s *status) { s.broker = "connecting" })
-		}
 		if t.broker.Failing() {
+			// A retry keeps the last attempt's failure as the readiness reason: /readyz's
+			// cause, and /healthz with it, must not flap to "connecting" between refused logins.
 			pctx, cancel := t.p.cfg.Liveness.Call(ctx)
 			err := t.conn.Ping(pctx)
 			cancel()
 			if err != nil {
 				return nil, retry.Stop(fmt.Errorf("check the source while RabbitMQ is unavailable: %w", err))
 			}
+		} else {
+			t.p.status.update(func(s *status) { s.broker = "connecting" })
 		}
 		return t.dial(ctx)
 	})

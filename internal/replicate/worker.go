@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/pgfanout/pgfanout/internal/apply"
@@ -205,8 +204,7 @@ func (s *session) applyRetrying(msgs []*message) error {
 			return err
 		}
 		s.metrics.retries.Inc()
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+		if apply.IsDeadlock(err) {
 			s.metrics.deadlocks.Inc() // apply takes its locks in one order: this should stay 0
 		}
 		s.status.setReplica(err)
