@@ -204,13 +204,16 @@ func (f *Follower) stop(ctx context.Context, n schema.Name, reason string, out *
 }
 
 // Heal reconciles a table one of whose batches failed with cause, at most once per HealEvery,
-// and reports whether the replica changed (the batch is then worth retrying at once).
+// and reports whether the batch is worth retrying: the replica changed, or another caller
+// (a second copy worker, the stream's applier) reconciled the table less than HealEvery ago
+// or is doing it now, so the failure may predate that change. Only a reconciliation of its own
+// that found nothing to change says false.
 func (f *Follower) Heal(ctx context.Context, schemaName, table string, cause error) bool {
 	k := [2]string{schemaName, table}
 	f.mu.Lock()
 	if time.Since(f.tried[k]) < f.cfg.HealEvery {
 		f.mu.Unlock()
-		return false
+		return true
 	}
 	f.tried[k] = time.Now()
 	f.mu.Unlock()

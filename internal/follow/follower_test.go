@@ -2,6 +2,7 @@ package follow
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -206,4 +207,13 @@ func TestUnfollowableStopsTheTable(t *testing.T) {
 	require.Empty(t, r.reconcile(t, "public", "u").Stopped)
 	sourcetest.Exec(t, r.src, `ALTER TABLE u ADD COLUMN k int NOT NULL DEFAULT 0`, `ALTER TABLE u DROP CONSTRAINT u_pkey, ADD PRIMARY KEY (id, k)`)
 	require.Contains(t, r.reconcile(t, "public", "u").Stopped, "primary key changed")
+}
+
+// A table reconciled moments ago by another caller (a second copy worker, the stream's
+// applier) may have changed since the failure: Heal says the batch is worth another try
+// rather than "nothing to change", which would fail a table copy for good.
+func TestHealRecentlyReconciledIsWorthRetrying(t *testing.T) {
+	f := New(Config{HealEvery: time.Hour}, nil, nil, nil, zerolog.Nop(), nil)
+	f.tried[[2]string{"s", "t"}] = time.Now()
+	require.True(t, f.Heal(context.Background(), "s", "t", errors.New("column \"x\" does not exist in the replica table")))
 }
